@@ -72,7 +72,9 @@ def mlflow_env(qos_config) -> Iterator[str]:
     """MLflow pointed at the embedded SQLite store of the test lakehouse."""
     from qos_ml import configure_mlflow
 
-    previous = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    previous = {
+        k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    }
     yield configure_mlflow(qos_config)
     for key, value in previous.items():
         if value is None:

@@ -66,7 +66,9 @@ class TableSpec:
             )
         missing = [c for c in (*self.partition_by, *self.primary_key) if c not in self]
         if missing:
-            raise ValueError(f"table {self.key}: columns {missing} are not in its schema")
+            raise ValueError(
+                f"table {self.key}: columns {missing} are not in its schema"
+            )
 
     def __contains__(self, column: object) -> bool:
         return column in self.schema.fieldNames()
@@ -184,7 +186,8 @@ class TableCatalog:
         """Name usable in SQL: ``catalog.database.table`` or ``delta.`<path>```."""
         path = self.path(key)
         if path is None:
-            return f"{self.config.catalog}.{self.config.database}.{self.physical_name(key)}"
+            schema = f"{self.config.catalog}.{self.config.database}"
+            return f"{schema}.{self.physical_name(key)}"
         return f"delta.`{path}`"
 
     def checkpoint(self, query_name: str) -> str:
@@ -304,7 +307,9 @@ class TableCatalog:
                 f"cannot write to table {key}: the DataFrame lacks declared columns "
                 f"{missing}; it has {df.columns}"
             )
-        return df.select(*(F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema))
+        return df.select(
+            *(F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema)
+        )
 
     def write(self, df: DataFrame, key: str, mode: str = "append") -> None:
         """Write a batch DataFrame to a declared table (created on demand)."""

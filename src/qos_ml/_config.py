@@ -150,7 +150,9 @@ class QosConfig(BaseModel):
     @classmethod
     def _master(cls, value: str) -> str:
         if not value.startswith(("local", "spark://", "yarn", "k8s://")):
-            raise ValueError("local, local[N], local[*], spark://..., yarn or k8s://...")
+            raise ValueError(
+                "local, local[N], local[*], spark://..., yarn or k8s://..."
+            )
         return value
 
     @field_validator("secret")
@@ -363,7 +365,9 @@ class QosConfig(BaseModel):
             "mlflow_artifact_root": str(self.artifact_root),
             "experiment_name": self.experiment_name,
             "spark_master": self.spark_master,
-            "secret": "set" if self.secret else (
+            "secret": "set"
+            if self.secret
+            else (
                 f"scope {self.secret_scope}" if self.secret_scope else "development key"
             ),
         }

@@ -37,9 +37,10 @@ class Check:
 
 
 def _python() -> str:
-    if sys.version_info < (3, 11):
-        raise QosMlError(f"Python {sys.version.split()[0]}; qos_ml needs 3.11 or newer")
-    return sys.version.split()[0]
+    found = sys.version.split()[0]
+    if sys.version_info[:2] < (3, 11):  # noqa: UP036  (install forced past requires)
+        raise QosMlError(f"Python {found}; qos_ml needs 3.11 or newer")
+    return found
 
 
 def _java() -> str:
@@ -63,7 +64,10 @@ def _packages() -> str:
 
 def _locations(config: QosConfig) -> str:
     if config.storage_mode == "metastore":
-        return f"metastore {config.catalog}.{config.database}; checkpoints {config.checkpoints}"
+        return (
+            f"metastore {config.catalog}.{config.database}; "
+            f"checkpoints {config.checkpoints}"
+        )
     for folder in (config.lakehouse_root, config.checkpoints, config.landing):
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder):
@@ -76,13 +80,16 @@ def _spark_delta(config: QosConfig) -> str:
 
     started = time.perf_counter()
     spark = get_spark(config)
-    with tempfile.TemporaryDirectory(dir=config.lakehouse_root if config.storage_mode == "path" else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        dir=config.lakehouse_root if config.storage_mode == "path" else None
+    ) as tmp:
         path = str(Path(tmp) / "doctor")
         spark.range(3).write.format("delta").save(path)
         rows = spark.read.format("delta").load(path).count()
     if rows != 3:
         raise QosMlError(f"Delta round trip returned {rows} rows instead of 3")
-    return f"Spark {spark.version} wrote and read a Delta table ({time.perf_counter() - started:.1f} s)"
+    took = time.perf_counter() - started
+    return f"Spark {spark.version} wrote and read a Delta table ({took:.1f} s)"
 
 
 def _mlflow(config: QosConfig) -> str:
@@ -93,7 +100,10 @@ def _mlflow(config: QosConfig) -> str:
     experiment_id = configure_mlflow(config)
     client = mlflow.MlflowClient()
     client.search_registered_models(max_results=1)
-    return f"{config.tracking_uri} (experiment {experiment_id}); registry {config.registry_uri}"
+    return (
+        f"{config.tracking_uri} (experiment {experiment_id}); "
+        f"registry {config.registry_uri}"
+    )
 
 
 def run_checks(config: QosConfig, *, spark: bool = True) -> Iterator[Check]:

@@ -56,8 +56,7 @@ class ConfigError(QosMlError, ValueError):
         self.source = source
         where = f" (from {source})" if source else ""
         super().__init__(
-            f"configuration key {key!r}{where} has value {value!r}; "
-            f"allowed: {allowed}"
+            f"configuration key {key!r}{where} has value {value!r}; allowed: {allowed}"
         )
 
 

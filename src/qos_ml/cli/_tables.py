@@ -10,7 +10,9 @@ from qos_ml._catalog import TableCatalog, declared_tables
 
 
 @click.command("tables")
-@click.option("--create", is_flag=True, help="Create every declared table that is missing.")
+@click.option(
+    "--create", is_flag=True, help="Create every declared table that is missing."
+)
 @click.pass_context
 def command(ctx: click.Context, create: bool) -> None:
     """List the declared bronze, silver and gold tables and where they live."""
@@ -21,5 +23,7 @@ def command(ctx: click.Context, create: bool) -> None:
         catalog.create_all()
     table = Table("table", "stored as", "columns", "description")
     for key, spec in declared_tables().items():
-        table.add_row(key, catalog.qualified_name(key), str(len(spec.schema)), spec.description)
+        table.add_row(
+            key, catalog.qualified_name(key), str(len(spec.schema)), spec.description
+        )
     Console().print(table)
