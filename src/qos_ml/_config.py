@@ -398,14 +398,12 @@ def _read_toml(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], str
     return dict(section), str(candidate)
 
 
-def _parse_pairs(name: str, raw: str) -> dict[str, str]:
+def _parse_pairs(field: str, name: str, raw: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in raw.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(
-                name.lower(), raw, "comma-separated key=value pairs", f"${name}"
-            )
+            raise ConfigError(field, raw, "comma-separated key=value pairs", f"${name}")
         pairs[key.strip()] = value.strip()
     return pairs
 
@@ -418,24 +416,28 @@ def _read_env() -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         values[field] = (
-            _parse_pairs(name, raw) if field in ("spark_conf", "table_names") else raw
+            _parse_pairs(field, name, raw)
+            if field in ("spark_conf", "table_names")
+            else raw
         )
     return values
 
 
 def _databricks_secret(scope: str, key: str) -> str:
-    try:
-        from databricks.sdk.runtime import dbutils  # type: ignore[import-not-found]
-    except ImportError as exc:
+    if not on_databricks():
         raise ConfigError(
             "secret_scope",
             scope,
-            "a Databricks runtime with databricks-sdk to read secret scopes; "
-            f"elsewhere set ${ENV_PREFIX}SECRET",
-        ) from exc
+            "secret scopes only inside a Databricks runtime; elsewhere set "
+            f"${ENV_PREFIX}SECRET",
+        )
     try:
+        from databricks.sdk.runtime import dbutils  # type: ignore[import-not-found]
+
         return str(dbutils.secrets.get(scope=scope, key=key))
     except Exception as exc:  # the SDK raises its own error types
         raise ConfigError(
-            "secret_key", key, f"a key readable in secret scope {scope!r}"
+            "secret_key",
+            key,
+            f"a key readable in Databricks secret scope {scope!r} ({exc})",
         ) from exc

@@ -192,7 +192,10 @@ def _local_session(
     elif "spark.jars" not in settings:
         from delta import configure_spark_with_delta_pip
 
-        builder = configure_spark_with_delta_pip(builder)
+        # The helper sets spark.jars.packages; keep packages the user asked for
+        # too (a Kafka connector, say).
+        extra = [p for p in settings.get("spark.jars.packages", "").split(",") if p]
+        builder = configure_spark_with_delta_pip(builder, extra_packages=extra)
 
     started = time.perf_counter()
     try:

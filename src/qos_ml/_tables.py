@@ -96,8 +96,8 @@ SILVER_PLAYER_EVENTS = declare_table(
                 ("os_family", StringType()),
                 ("browser_family", StringType()),
                 ("quality_flags", ArrayType(StringType())),
-                *INGEST_METADATA,
             )
+            + INGEST_METADATA
         ),
         partition_by=("event_date",),
         primary_key=("event_id",),
@@ -166,8 +166,8 @@ SILVER_CDN_REQUESTS = declare_table(
                 ("cmcd_tb_kbps", IntegerType()),
                 ("cmcd_v", IntegerType()),
                 ("quality_flags", ArrayType(StringType())),
-                *INGEST_METADATA,
             )
+            + INGEST_METADATA
         ),
         partition_by=("request_date",),
         primary_key=("request_id",),
