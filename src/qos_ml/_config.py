@@ -432,7 +432,7 @@ def _databricks_secret(scope: str, key: str) -> str:
             f"${ENV_PREFIX}SECRET",
         )
     try:
-        from databricks.sdk.runtime import dbutils  # type: ignore[import-not-found]
+        from databricks.sdk.runtime import dbutils
 
         return str(dbutils.secrets.get(scope=scope, key=key))
     except Exception as exc:  # the SDK raises its own error types

@@ -18,7 +18,9 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from qos_ml._config import QosConfig
 from qos_ml._errors import SparkSetupError
@@ -166,6 +168,32 @@ def local_conf(config: QosConfig) -> dict[str, str]:
     }
 
 
+def _jar_cache_file() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = delta_maven_coordinate().replace(":", "_")
+    return base / "qos_ml" / f"{name}.jars"
+
+
+def _cached_delta_jars() -> str | None:
+    """Return the jar paths a previous start resolved, if they all still exist."""
+    path = _jar_cache_file()
+    if not path.is_file():
+        return None
+    jars = [j for j in path.read_text().split(",") if j]
+    if not jars or not all(Path(urlparse(j).path).is_file() for j in jars):
+        return None
+    return ",".join(jars)
+
+
+def _remember_delta_jars(jars: str) -> None:
+    if "delta-spark" not in jars:
+        return
+    path = _jar_cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(jars)
+    logger.info("Remembered the resolved Delta jars in %s", path)
+
+
 def _local_session(
     config: QosConfig, app_name: str, extra_conf: dict[str, str]
 ) -> SparkSession:
@@ -187,8 +215,16 @@ def _local_session(
     for key, value in settings.items():
         builder = builder.config(key, value)
 
+    cached = _cached_delta_jars()
     if config.delta_jars:
         builder = builder.config("spark.jars", config.delta_jars)
+    elif (
+        cached
+        and "spark.jars" not in settings
+        and ("spark.jars.packages" not in settings)
+    ):
+        # Resolved before: skip Ivy, which re-checks remote repositories each start.
+        builder = builder.config("spark.jars", cached)
     elif "spark.jars" not in settings:
         from delta import configure_spark_with_delta_pip
 
@@ -211,6 +247,8 @@ def _local_session(
             "delta-storage jars. Run 'qos-ml doctor' for a full check."
         ) from exc
     spark.sparkContext.setLogLevel("WARN")
+    if not cached and not config.delta_jars:
+        _remember_delta_jars(spark.sparkContext.getConf().get("spark.jars", ""))
     logger.info(
         "Started local Spark %s (%s) with Delta Lake in %.1f s",
         spark.version,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DataType,
     DateType,
     DoubleType,
     IntegerType,
@@ -31,8 +32,8 @@ from qos_ml._catalog import TableSpec, declare_table
 __all__ = ["INGEST_METADATA", "SILVER_CDN_REQUESTS", "SILVER_PLAYER_EVENTS"]
 
 
-def _fields(*spec: tuple[str, object]) -> list[StructField]:
-    return [StructField(name, dtype, True) for name, dtype in spec]  # type: ignore[arg-type]
+def _fields(*spec: tuple[str, DataType]) -> list[StructField]:
+    return [StructField(name, dtype, True) for name, dtype in spec]
 
 
 #: Columns every bronze, quarantine and silver row carries about its arrival.
@@ -173,3 +174,7 @@ SILVER_CDN_REQUESTS = declare_table(
         primary_key=("request_id",),
     )
 )
+
+# Tables owned by layers, declared in their own modules (imported last: they
+# may import the declarations above).
+import qos_ml.ingest._tables  # noqa: E402, F401

@@ -37,4 +37,5 @@ def test_register_alias_and_load_by_alias(mlflow_env, qos_config) -> None:
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert int(client.get_model_version_by_alias(name, "champion").version) == version
     artifact_dir = qos_config.artifact_root
-    assert artifact_dir.exists() and any(artifact_dir.iterdir())
+    assert artifact_dir.exists()
+    assert any(artifact_dir.iterdir())

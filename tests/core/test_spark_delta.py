@@ -145,11 +145,13 @@ def test_missing_java_is_a_clear_error(monkeypatch, tmp_path) -> None:
 @pytest.mark.slow
 def test_unresolvable_jar_is_a_clear_error(tmp_path) -> None:
     """A session that cannot resolve its jars fails with advice, in a child process."""
+    bogus = "io.delta:no-such-jar_2.13:0.0.1"
     code = (
         "from qos_ml import get_spark, QosConfig, SparkSetupError\n"
-        f"cfg = QosConfig.load(use_file=False, use_env=False, lakehouse_root={str(tmp_path)!r})\n"
+        "cfg = QosConfig.load(use_file=False, use_env=False,\n"
+        f"                    lakehouse_root={str(tmp_path)!r})\n"
         "try:\n"
-        "    get_spark(cfg, extra_conf={'spark.jars.packages': 'io.delta:no-such-jar_2.13:0.0.1'})\n"
+        f"    get_spark(cfg, extra_conf={{'spark.jars.packages': {bogus!r}}})\n"
         "except SparkSetupError as exc:\n"
         "    print('MESSAGE', exc)\n"
     )
