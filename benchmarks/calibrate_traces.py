@@ -23,8 +23,10 @@ FOLDERS = {"cellular": "norway_hsdpa", "fixed": "fcc", "mixed": "oboe"}
 
 
 def main() -> None:
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else (
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
+    root = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else (Path(__file__).resolve().parents[2] / "shared" / "data" / "traces")
     )
     if not root.is_dir():
         print(f"no traces at {root}; see shared/data/MANIFEST.md")
@@ -36,8 +38,10 @@ def main() -> None:
         generated = calibrate_trace_model(
             generate_traces(TRACE_MODELS[profile], 200, seed=1, profile=profile)
         )
-        print(f"{profile} ({folder}, {len(traces)} traces, "
-              f"{time.perf_counter() - started:.1f} s)")
+        print(
+            f"{profile} ({folder}, {len(traces)} traces, "
+            f"{time.perf_counter() - started:.1f} s)"
+        )
         print(f"  measured : {measured!r}")
         print(f"  in code  : {TRACE_MODELS[profile]!r}")
         print(f"  generated: {generated!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -250,9 +251,7 @@ class SimulationConfig(BaseModel):
     @field_validator("ladder_kbps")
     @classmethod
     def _ladder(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if len(value) < 2 or any(
-            b <= a for a, b in zip(value, value[1:], strict=False)
-        ):
+        if len(value) < 2 or any(b <= a for a, b in itertools.pairwise(value)):
             raise ValueError("at least two bitrates, strictly ascending")
         if value[0] < 50:
             raise ValueError("bitrates of at least 50 kbps")
@@ -300,10 +299,8 @@ class SimulationConfig(BaseModel):
         """Number of sessions a run produces (exact when sized by ``sessions``)."""
         if self.sessions is not None:
             return self.sessions
-        assert self.duration_s is not None  # guaranteed by _size
-        return max(
-            1, round(self.duration_s * self.concurrency / self.expected_session_s())
-        )
+        duration = self.duration_s or 0.0  # set whenever sessions is not (_size)
+        return max(1, round(duration * self.concurrency / self.expected_session_s()))
 
     def span_s(self) -> float:
         """Length of the window in which sessions start, in simulated seconds."""

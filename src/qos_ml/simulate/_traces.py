@@ -28,7 +28,9 @@ from qos_ml._errors import ConfigError, DataQualityError
 __all__ = [
     "TRACE_MODELS",
     "Trace",
+    "TraceCursor",
     "TraceModel",
+    "TraceTable",
     "calibrate_trace_model",
     "generate_traces",
     "load_traces",
@@ -119,7 +121,7 @@ def load_traces(folder: str | Path) -> list[Trace]:
         except (ValueError, DataQualityError, IndexError):
             rejected.append(path.name)
             continue
-        profile = _profile_of(str(path.parent.relative_to(root)) or root.name)
+        profile = _profile_of(f"{root.name}/{path.parent.relative_to(root)}")
         traces.append(Trace(trace.name, trace.times_s, trace.mbps, profile))
     if not traces:
         raise ConfigError(
@@ -275,9 +277,9 @@ def generate_traces(
     traces = []
     for k in range(count):
         level = rng.normal(model.level_mean, model.level_std)
-        shocks = rng.normal(0.0, innovation, length_s)
-        uniforms = rng.random(length_s)
-        logs = np.empty(length_s)
+        shocks = rng.normal(0.0, innovation, length_s).tolist()
+        uniforms = rng.random(length_s).tolist()
+        logs = [0.0] * length_s
         x = rng.normal(0.0, model.noise_std)
         in_outage = False
         drop = math.log(max(model.outage_factor, 1e-3))
@@ -288,8 +290,41 @@ def generate_traces(
                 in_outage = uniforms[i] < model.outage_enter
             x = model.ar_coef * x + shocks[i]
             logs[i] = level + (drop if in_outage else x)
-        traces.append(Trace(f"{profile}-{seed}-{k:04d}", times, np.exp(logs), profile))
+        name = f"{profile}-{seed}-{k:04d}"
+        traces.append(Trace(name, times, np.exp(np.array(logs)), profile))
     return traces
+
+
+@dataclass(frozen=True)
+class TraceTable:
+    """A trace prepared for download arithmetic: cumulative bits per sample."""
+
+    name: str
+    profile: str
+    times: list[float]
+    rates: list[float]  # bit/s, floored
+    bits: list[float]  # cumulative bits at each sample time
+    period: float
+    total: float
+
+    @classmethod
+    def of(cls, trace: Trace, scale: float = 1.0) -> TraceTable:
+        """Prepare ``trace`` with every throughput multiplied by ``scale``."""
+        step = float(np.median(np.diff(trace.times_s)))
+        rates_np = np.maximum(trace.mbps * scale, _FLOOR_MBPS) * 1e6
+        bits_np = np.concatenate(
+            ([0.0], np.cumsum(rates_np[:-1] * np.diff(trace.times_s)))
+        )
+        times, rates, bits = trace.times_s.tolist(), rates_np.tolist(), bits_np.tolist()
+        return cls(
+            trace.name,
+            trace.profile,
+            times,
+            rates,
+            bits,
+            times[-1] + step,
+            bits[-1] + rates[-1] * step,
+        )
 
 
 class TraceCursor:
@@ -304,22 +339,15 @@ class TraceCursor:
 
     def __init__(
         self,
-        trace: Trace,
+        table: TraceTable,
         offset_s: float,
-        scale: float = 1.0,
         windows: Sequence[tuple[float, float, float]] = (),
     ) -> None:
-        times = trace.times_s.tolist()
-        step = float(np.median(np.diff(trace.times_s)))
-        rates = [max(v * scale, _FLOOR_MBPS) * 1e6 for v in trace.mbps.tolist()]
-        bits = [0.0]
-        for i in range(1, len(times)):
-            bits.append(bits[-1] + rates[i - 1] * (times[i] - times[i - 1]))
-        self._times = times
-        self._rates = rates
-        self._bits = bits
-        self._period = times[-1] + step
-        self._total = bits[-1] + rates[-1] * step
+        self._times = table.times
+        self._rates = table.rates
+        self._bits = table.bits
+        self._period = table.period
+        self._total = table.total
         self._offset = offset_s % self._period
         self.windows = list(windows)
 

@@ -109,8 +109,9 @@ DEVICES: tuple[Device, ...] = (
     ),
     Device(
         "Fire TV Stick", "tv",
-        "Mozilla/5.0 (Linux; Android 9; AFTKA Build/PS7633.3445N; wv) AppleWebKit/537.36"
-        " (KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.230 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 9; AFTKA Build/PS7633.3445N; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+        "Chrome/120.0.6099.230 Mobile Safari/537.36",
         "DASH", 4300, ("wifi",), 0.05, http_version="HTTP/1.1",
     ),
 )  # fmt: skip
@@ -130,22 +131,35 @@ class Isp:
     weight: float
 
 
-#: Address blocks are ranges these networks announce (checked against public
-#: registry data when written); viewers get addresses inside them so that an
-#: offline IP database places them in the right country.
+#: Address blocks believed to be announced by these networks (from memory of
+#: public registry data, not verified offline here; TODO(#3) check them against
+#: an IP database once one is a dependency). Viewers get addresses inside them
+#: so that an offline IP database can place them in the right country.
 ISPS: tuple[Isp, ...] = (
-    Isp("Deutsche Telekom", 3320, "DE", ("79.192.0.0/10", "80.128.0.0/11"), "2003::/19", 0.45, False, 0.10),
-    Isp("Vodafone DE", 3209, "DE", ("88.64.0.0/12",), "2a02:8100::/27", 0.30, True, 0.06),
-    Isp("BT", 2856, "GB", ("86.128.0.0/10",), "2a00:23c0::/27", 0.35, False, 0.07),
-    Isp("Sky UK", 5607, "GB", ("90.192.0.0/11",), "2a02:c7c::/30", 0.50, False, 0.05),
-    Isp("Orange FR", 3215, "FR", ("90.0.0.0/9",), "2a01:cb00::/24", 0.50, True, 0.07),
-    Isp("Free", 12322, "FR", ("82.64.0.0/14",), "2a01:e00::/26", 0.60, False, 0.05),
-    Isp("Comcast", 7922, "US", ("73.0.0.0/8", "24.0.0.0/12"), "2601::/20", 0.55, False, 0.20),
-    Isp("Charter", 20115, "US", ("66.188.0.0/14",), "2600:6c00::/24", 0.40, False, 0.10),
-    Isp("T-Mobile US", 21928, "US", ("172.32.0.0/11",), "2607:fb90::/28", 0.80, True, 0.08),
-    Isp("NTT Docomo", 9605, "JP", ("1.66.0.0/15",), "2001:268::/30", 0.40, True, 0.05),
-    Isp("Claro BR", 28573, "BR", ("177.32.0.0/11",), "2804:14c::/31", 0.35, False, 0.05),
-    Isp("Vivo", 26599, "BR", ("177.64.0.0/11",), "2804:18::/32", 0.35, True, 0.04),
+    Isp("Deutsche Telekom", 3320, "DE", ("79.192.0.0/10", "80.128.0.0/11"),
+        "2003::/19", 0.45, False, 0.10),
+    Isp("Vodafone DE", 3209, "DE", ("88.64.0.0/12",),
+        "2a02:8100::/27", 0.30, True, 0.06),
+    Isp("BT", 2856, "GB", ("86.128.0.0/10",),
+        "2a00:23c0::/27", 0.35, False, 0.07),
+    Isp("Sky UK", 5607, "GB", ("90.192.0.0/11",),
+        "2a02:c7c::/30", 0.50, False, 0.05),
+    Isp("Orange FR", 3215, "FR", ("90.0.0.0/9",),
+        "2a01:cb00::/24", 0.50, True, 0.07),
+    Isp("Free", 12322, "FR", ("82.64.0.0/14",),
+        "2a01:e00::/26", 0.60, False, 0.05),
+    Isp("Comcast", 7922, "US", ("73.0.0.0/8", "24.0.0.0/12"),
+        "2601::/20", 0.55, False, 0.20),
+    Isp("Charter", 20115, "US", ("66.188.0.0/14",),
+        "2600:6c00::/24", 0.40, False, 0.10),
+    Isp("T-Mobile US", 21928, "US", ("172.32.0.0/11",),
+        "2607:fb90::/28", 0.80, True, 0.08),
+    Isp("NTT Docomo", 9605, "JP", ("1.66.0.0/15",),
+        "2001:268::/30", 0.40, True, 0.05),
+    Isp("Claro BR", 28573, "BR", ("177.32.0.0/11",),
+        "2804:14c::/31", 0.35, False, 0.05),
+    Isp("Vivo", 26599, "BR", ("177.64.0.0/11",),
+        "2804:18::/32", 0.35, True, 0.04),
 )  # fmt: skip
 
 #: CloudFront edge locations by viewer country: IATA code, site number and,
@@ -254,13 +268,17 @@ class World:
             address4 = net4[rng.randrange(1, net4.num_addresses - 1)]
             ip, version = str(address4), 4
         edges = EDGES[isp.country]
-        code, hit_rate, latency = rng.choices(edges, weights=[4, 2, 1, 1, 1, 1, 1, 1][: len(edges)])[0]
+        code, hit_rate, latency = rng.choices(
+            edges, weights=[4, 2, 1, 1, 1, 1, 1, 1][: len(edges)]
+        )[0]
         if "cellular" in device.connections and isp.cellular and rng.random() < 0.6:
             connection = "cellular"
         else:
             fixed = [c for c in device.connections if c != "cellular"] or ["wifi"]
             connection = rng.choice(fixed)
-        rtt = latency + (45.0 if connection == "cellular" else 12.0) * rng.uniform(0.6, 1.8)
+        rtt = latency + (45.0 if connection == "cellular" else 12.0) * rng.uniform(
+            0.6, 1.8
+        )
         return Viewer(
             user_id=f"usr_{base62(rng, 12)}",
             device=device,
