@@ -107,10 +107,24 @@ def declare_table(spec: TableSpec, *, replace: bool = False) -> TableSpec:
     return spec
 
 
+#: Modules whose import declares the built-in tables, in data-flow order. The
+#: catalog loads them by name, like plugins, so the core imports no layer.
+BUILTIN_TABLE_MODULES = (
+    "qos_ml._tables",
+    "qos_ml.ingest._tables",
+    "qos_ml.qoe._tables",
+    "qos_ml.features._tables",
+    "qos_ml.sinks._tables",
+    "qos_ml.rules._tables",
+)
+
+
 def declared_tables() -> dict[str, TableSpec]:
     """Return every declared table by key (built-ins and the user's)."""
-    import qos_ml._tables  # noqa: F401  (declares the built-in tables)
+    import importlib
 
+    for module in BUILTIN_TABLE_MODULES:
+        importlib.import_module(module)
     return dict(sorted(_DECLARED.items()))
 
 
