@@ -52,6 +52,7 @@ QUALITY_FLAGS = (
     "playhead_out_of_range",
     "time_taken_out_of_range",
     "cmcd_invalid",
+    "status_000",
 )
 
 SILVER_PLAYER_EVENTS = declare_table(
@@ -175,6 +176,5 @@ SILVER_CDN_REQUESTS = declare_table(
     )
 )
 
-# Tables owned by layers, declared in their own modules (imported last: they
-# may import the declarations above).
-import qos_ml.ingest._tables  # noqa: E402, F401
+# Tables owned by layers are declared in their own modules; the catalog imports
+# them by name (qos_ml._catalog.BUILTIN_TABLE_MODULES).

@@ -71,11 +71,7 @@ def _cloudfront_silver(bronze: DataFrame, source_format: str) -> DataFrame:
         # CloudFront encodes the query string once more when it logs it:
         # CMCD=br%253D3200%252C... becomes br=3200,... after two steps.
         decode_twice(cmcd_query_payload(query)).alias("cmcd_payload"),
-        *(
-            maybe(c).alias(c)
-            for c, _, _ in CMCD_COLUMNS
-            if c in has
-        ),
+        *(maybe(c).alias(c) for c, _, _ in CMCD_COLUMNS if c in has),
         "source_file",
         "line_number",
         "ingested_at",
@@ -102,10 +98,13 @@ class CloudFrontStandardSource(Source):
 
     def parse(self, files: DataFrame) -> DataFrame:
         """Parse standard log files by their headers (see :class:`Source`)."""
-        request_time = F.try_to_timestamp(
-            F.concat(F.col("date").cast("string"), F.lit(" "), F.col("time")),
-            F.lit("yyyy-MM-dd HH:mm:ss"),
-        )
+
+        def request_time(typed: dict[str, Column]) -> Column:
+            return F.try_to_timestamp(
+                F.concat(typed["date"].cast("string"), F.lit(" "), typed["time"]),
+                F.lit("yyyy-MM-dd HH:mm:ss"),
+            )
+
         return parse_delimited(
             files,
             standard_kinds(),
@@ -166,7 +165,7 @@ class CloudFrontRealtimeSource(Source):
             realtime_kinds(),
             default_fields=self.fields,
             required=("timestamp",),
-            time_column=F.col("timestamp"),
+            time_column=lambda typed: typed["timestamp"],
         )
         return parsed.drop("timestamp")
 

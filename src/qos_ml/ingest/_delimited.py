@@ -11,7 +11,7 @@ the quarantine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Column
@@ -92,7 +92,7 @@ def parse_delimited(
     *,
     default_fields: Sequence[str] | None = None,
     required: Sequence[str] = (),
-    time_column: Column | None = None,
+    time_column: Callable[[dict[str, Column]], Column] | None = None,
 ) -> DataFrame:
     """Parse tab-separated log files into typed columns, one row per data line.
 
@@ -108,9 +108,9 @@ def parse_delimited(
         such lines are quarantined.
     required : sequence of str
         Fields that must be present (not ``-``) on every line.
-    time_column : Column, optional
-        Expression over the typed columns giving ``request_time``; a line
-        where it is null is quarantined.
+    time_column : callable, optional
+        Given the typed columns by column name, returns the ``request_time``
+        expression; a line where it is null is quarantined.
 
     Returns
     -------
@@ -150,69 +150,59 @@ def parse_delimited(
     )
 
     # Trailing tabs carry no field (CloudFront writes '-' for an empty value).
+    # Everything below is one projection: repeated sub-expressions (the split,
+    # each field's value) are computed once per row by Spark's code generation.
     values = F.split(F.regexp_replace("line", "\t+$", ""), "\t", -1)
-    lines = lines.withColumn("_values", values)
     raw_values: dict[str, Column] = {}
     typed: dict[str, Column] = {}
     errors: list[Column] = []
     for field in known:
         name = column_name(field)
-        raw = F.nullif(F.get("_values", F.col(f"_p_{name}") - 1), F.lit("-"))
+        raw = F.nullif(F.get(values, F.col(f"_p_{name}") - 1), F.lit("-"))
         raw_values[field] = raw
         typed[name] = typed_value(raw, kinds[field])
         error = _type_error(field, raw, kinds[field], typed[name])
         if error is not None:
             errors.append(error)
 
-    n_values = F.size("_values")
+    n_values = F.size(values)
     n_fields = F.size("_fields")
-    structural = (
-        F.when(
-            F.col("_fields").isNull(),
-            F.lit("no #Fields header precedes this line and no field list is set"),
-        )
-        .when(
-            n_values != n_fields,
-            F.concat(
-                F.lit("line has "),
-                n_values.cast("string"),
-                F.lit(" fields, its field list has "),
-                n_fields.cast("string"),
-            ),
-        )
-        .otherwise(F.lit(None))
+    structural = F.when(
+        F.col("_fields").isNull(),
+        F.lit("no #Fields header precedes this line and no field list is set"),
+    ).when(
+        n_values != n_fields,
+        F.concat(
+            F.lit("line has "),
+            n_values.cast("string"),
+            F.lit(" fields, its field list has "),
+            n_fields.cast("string"),
+        ),
     )
     missing = [
         F.when(raw_values[f].isNull(), F.lit(f"required field {f} is missing"))
         for f in required
         if f in raw_values
     ]
+    field_errors = F.nullif(F.concat_ws("; ", F.array(*missing, *errors)), F.lit(""))
 
+    request_time = time_column(typed) if time_column is not None else F.lit(None)
+    reason = F.coalesce(
+        structural,
+        field_errors,
+        F.when(request_time.isNull(), F.lit("no valid request time on this line")),
+    )
     extra = F.map_from_arrays(
         F.col("_extra_names"),
-        F.transform(
-            "_extra_pos", lambda p: F.nullif(F.get("_values", p - 1), F.lit("-"))
-        ),
+        F.transform("_extra_pos", lambda p: F.nullif(F.get(values, p - 1), F.lit("-"))),
     )
-    parsed = lines.select(
+    return lines.select(
         "source_file",
         "line_number",
         "kind",
         F.col("line").alias("raw"),
-        structural.alias("_structural"),
+        request_time.cast("timestamp").alias("request_time"),
         *(column.alias(name) for name, column in typed.items()),
         extra.alias("extra_fields"),
-        F.concat_ws("; ", F.array(*missing, *errors)).alias("_field_errors"),
+        reason.alias("_reason"),
     )
-
-    time_expr = time_column if time_column is not None else F.lit(None)
-    parsed = parsed.withColumn("request_time", time_expr)
-    reason = F.coalesce(
-        F.col("_structural"),
-        F.nullif(F.col("_field_errors"), F.lit("")),
-        F.when(
-            F.col("request_time").isNull(),
-            F.lit("no valid request time on this line"),
-        ),
-    )
-    return parsed.withColumn("_reason", reason).drop("_structural", "_field_errors")

@@ -41,7 +41,9 @@ UA_SCHEMA = StructType(
 )
 
 _BOT = re.compile(r"bot|crawl|spider|slurp|curl|wget|python-requests|headless", re.I)
-_TV = re.compile(r"smart-?tv|appletv|apple tv|crkey|roku|aft[a-z]|bravia|webos|tizen", re.I)
+_TV = re.compile(
+    r"smart-?tv|appletv|apple tv|crkey|roku|aft[a-z]|bravia|webos|tizen", re.I
+)
 _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook", re.I)
 _MOBILE = re.compile(r"mobile|iphone|ipod|android.*mobile|windows phone", re.I)
 _DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora")
@@ -80,7 +82,7 @@ def classify_user_agent(agent: str) -> tuple[str, str, str, bool]:
     return kind, os_family, browser, is_bot
 
 
-@F.pandas_udf(UA_SCHEMA)  # type: ignore[call-overload]
+@F.pandas_udf(UA_SCHEMA)
 def _parse_agents(agents: pd.Series) -> pd.DataFrame:
     rows = [classify_user_agent(a) for a in agents]
     return pd.DataFrame(
@@ -94,9 +96,7 @@ def with_user_agent(df: DataFrame, column: str = "user_agent") -> DataFrame:
     The parser runs once per distinct non-null user agent of ``df``.
     """
     agents = (
-        df.select(F.col(column).alias("_ua"))
-        .where(F.col("_ua").isNotNull())
-        .distinct()
+        df.select(F.col(column).alias("_ua")).where(F.col("_ua").isNotNull()).distinct()
     )
     parsed = agents.select("_ua", _parse_agents("_ua").alias("_p")).select(
         "_ua", "_p.*"
@@ -145,10 +145,23 @@ def airports_frame(spark: SparkSession) -> DataFrame:
 
 
 def with_edge_location(df: DataFrame, airports: DataFrame) -> DataFrame:
-    """Add ``edge_airport``, ``edge_city``, ``edge_country`` and coordinates."""
-    dropped = [c for c in airports.columns if c in df.columns]
-    return (
-        df.drop(*dropped)
-        .withColumn("edge_airport", edge_airport(F.col("edge_location")))
-        .join(F.broadcast(airports), "edge_airport", "left")
+    """Add ``edge_airport``, ``edge_city``, ``edge_country`` and coordinates.
+
+    Values ``df`` already has are kept; the airport of the edge location's
+    first three letters fills the rest.
+    """
+    renamed = airports.select(*(F.col(c).alias(f"_a_{c}") for c in airports.columns))
+    joined = df.withColumn("_a_key", edge_airport(F.col("edge_location"))).join(
+        F.broadcast(renamed), F.col("_a_key") == F.col("_a_edge_airport"), "left"
+    )
+    # What the source itself knows about its edge (Akamai's server country)
+    # wins over the airport table.
+    filled = {
+        c: F.coalesce(F.col(c), F.col(f"_a_{c}"))
+        if c in df.columns
+        else F.col(f"_a_{c}")
+        for c in airports.columns
+    }
+    return joined.withColumns(filled).drop(
+        "_a_key", *(f"_a_{c}" for c in airports.columns)
     )

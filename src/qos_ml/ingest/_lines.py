@@ -61,6 +61,9 @@ def read_files(
     -------
     DataFrame
     """
+    # TODO(#4): a file is one row (wholetext), so one task parses it and it
+    # must fit in 2 GB; split very large logs upstream or add a line-based
+    # reader without line numbers for them.
     reader = spark.readStream if streaming else spark.read
     reader = reader.format("text").option("wholetext", "true")
     for key, value in (options or {}).items():
@@ -149,28 +152,28 @@ def split_lines(
             F.slice(counts, 1, i), F.lit(0), lambda acc, n: acc + n
         ),
     )
-    per_segment = files.select(
-        "source_file",
-        F.inline(F.arrays_zip(lines.alias("lines"), offsets.alias("offset"))),
-    )
+    segment = F.inline(F.arrays_zip(lines.alias("lines"), offsets.alias("offset")))
+    per_segment = files.select("source_file", segment)
 
+    # One projection per segment: its header and the caller's columns, then
+    # one row per line.
+    first = F.get(F.col("lines"), 0)
     header = (
-        _header_fields(F.get(F.col("lines"), 0), header_prefix)
+        _header_fields(first, header_prefix)
         if header_prefix is not None
         else F.lit(None).cast("array<string>")
     )
-    per_segment = per_segment.withColumn("header", header)
-    extra = segment_columns(F.col("header")) if segment_columns else {}
+    extra = segment_columns(header) if segment_columns else {}
     per_segment = per_segment.select(
         "source_file",
         "offset",
-        "header",
+        header.alias("header"),
         *(column.alias(name) for name, column in extra.items()),
         F.posexplode("lines").alias("pos", "line"),
     )
 
     line = F.regexp_replace("line", "\r$", "")
-    kind = F.when(line.rlike(r"^\s*$"), "blank")
+    kind = F.when(line.rlike(r"\A[ \t\n\x0B\f\r]*\z"), "blank")
     if header_prefix is not None:
         kind = kind.when(line.startswith(header_prefix), "header")
     if comment_prefix is not None:

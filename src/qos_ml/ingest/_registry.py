@@ -37,6 +37,7 @@ ENTRY_POINT_GROUP = "qos_ml.sources"
 #: Silver tables a source may feed.
 SILVER_TABLES = ("silver.cdn_requests", "silver.player_events")
 
+
 class Source(ABC):
     """One input format: how its files become bronze, quarantine and silver rows.
 
@@ -95,7 +96,9 @@ class Source(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
+
 S = TypeVar("S", bound=type[Source])
+
 
 class SourceRegistry:
     """Sources by name: built-ins, then plugins from entry points."""
@@ -128,7 +131,11 @@ class SourceRegistry:
                 f"source {cls.name!r} has silver_table {cls.silver_table!r}; "
                 f"allowed: {', '.join(SILVER_TABLES)}"
             )
-        if cls.name in self._sources and not replace and self._sources[cls.name] is not cls:
+        if (
+            cls.name in self._sources
+            and not replace
+            and self._sources[cls.name] is not cls
+        ):
             raise PluginError(f"a source named {cls.name!r} is registered already")
         self._sources[cls.name] = cls
         return cls
@@ -182,12 +189,15 @@ class SourceRegistry:
         self._load_plugins()
         return name in self._sources
 
+
 #: The registry ``ingest_batch`` and ``qos-ml ingest`` look sources up in.
 sources = SourceRegistry()
+
 
 def register_source(cls: S) -> S:
     """Class decorator registering a built-in :class:`Source` in :data:`sources`."""
     sources.register(cls)
     return cls
+
 
 _Decorator = Callable[[S], S]

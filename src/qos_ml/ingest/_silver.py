@@ -121,7 +121,9 @@ def apply_bounds(
     flagged = df.withColumn(
         "quality_flags",
         F.array_distinct(
-            F.concat(F.coalesce("quality_flags", F.array().cast("array<string>")), new_flags)
+            F.concat(
+                F.coalesce("quality_flags", F.array().cast("array<string>")), new_flags
+            )
         ),
     )
     return flagged.withColumns(
@@ -134,9 +136,7 @@ def _with_missing(df: DataFrame, schema_names: list[str]) -> DataFrame:
     return df.withColumns({c: F.lit(None) for c in missing})
 
 
-def finish_cdn_requests(
-    df: DataFrame, *, key: bytes, airports: DataFrame
-) -> DataFrame:
+def finish_cdn_requests(df: DataFrame, *, key: bytes, airports: DataFrame) -> DataFrame:
     """Anonymise, enrich, bound and conform intermediate CDN rows to silver.
 
     Parameters
@@ -180,7 +180,10 @@ def finish_cdn_requests(
     df = apply_bounds(df, CDN_BOUNDS, "request_time")
     df = df.withColumn("request_date", F.to_date("request_time"))
     return df.select(
-        *(F.col(f.name).cast(f.dataType).alias(f.name) for f in SILVER_CDN_REQUESTS.schema)
+        *(
+            F.col(f.name).cast(f.dataType).alias(f.name)
+            for f in SILVER_CDN_REQUESTS.schema
+        )
     )
 
 
@@ -212,5 +215,8 @@ def finish_player_events(df: DataFrame, *, key: bytes) -> DataFrame:
     df = apply_bounds(df, PLAYER_BOUNDS, "event_time")
     df = df.withColumn("event_date", F.to_date("event_time"))
     return df.select(
-        *(F.col(f.name).cast(f.dataType).alias(f.name) for f in SILVER_PLAYER_EVENTS.schema)
+        *(
+            F.col(f.name).cast(f.dataType).alias(f.name)
+            for f in SILVER_PLAYER_EVENTS.schema
+        )
     )

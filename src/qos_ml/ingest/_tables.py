@@ -23,7 +23,7 @@ from pyspark.sql.types import (
 
 from qos_ml._catalog import TableSpec, declare_table
 from qos_ml._formats import CLOUDFRONT_REALTIME_FIELDS, CLOUDFRONT_STANDARD_FIELDS
-from qos_ml.ingest._fields import KIND_TYPES, FIELD_KINDS, column_name
+from qos_ml.ingest._fields import FIELD_KINDS, KIND_TYPES, column_name
 
 __all__ = [
     "BRONZE_AKAMAI_DS2",
