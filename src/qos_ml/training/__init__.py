@@ -16,6 +16,15 @@ hyperopt, tracked in MLflow and registered with the aliases ``champion`` and
 median/MAD baseline) score per-minute QoE aggregates by dimension.
 """
 
+from qos_ml.training._anomaly import (
+    DEFAULT_DIRECTIONS,
+    AnomalyModel,
+    AnomalyTrainingResult,
+    IsolationForestDetector,
+    SeasonalBaselineDetector,
+    evaluate_detections,
+    train_anomaly_detector,
+)
 from qos_ml.training._data import (
     FeatureSpec,
     RarePositivesWarning,
@@ -43,15 +52,28 @@ from qos_ml.training._registry import (
 )
 from qos_ml.training._train import SUPERVISED_TASKS, TrainingResult, train_classifier
 from qos_ml.training._tuning import TuningResult, default_search_space, tune
+from qos_ml.training._yt_sessions import (
+    LEAK_COLUMNS,
+    NON_FEATURE_COLUMNS,
+    load_yt_sessions,
+    train_yt_sessions,
+)
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "DEFAULT_DIRECTIONS",
+    "LEAK_COLUMNS",
+    "NON_FEATURE_COLUMNS",
     "SUPERVISED_TASKS",
+    "AnomalyModel",
+    "AnomalyTrainingResult",
     "ClassifierModel",
     "FeatureSpec",
+    "IsolationForestDetector",
     "PromotionDecision",
     "RarePositivesWarning",
+    "SeasonalBaselineDetector",
     "SingleThresholdRule",
     "SplitWarning",
     "TrainingResult",
@@ -62,14 +84,18 @@ __all__ = [
     "classifier_signature",
     "cv_folds",
     "default_search_space",
+    "evaluate_detections",
     "lead_time_metrics",
     "load_model",
+    "load_yt_sessions",
     "make_classifier",
     "make_preprocessor",
     "promote",
     "register_version",
     "split_train_test",
+    "train_anomaly_detector",
     "train_classifier",
+    "train_yt_sessions",
     "training_frame",
     "tune",
 ]

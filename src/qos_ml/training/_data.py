@@ -109,10 +109,13 @@ class FeatureSpec:
                 )
             seen.add(column)
         roles = {"label": self.label, "time": self.time, "group": self.group}
-        for role, column in roles.items():
-            if column is not None and column in seen:
+        for role, role_column in roles.items():
+            if role_column is not None and role_column in seen:
                 raise ConfigError(
-                    role, column, "a column that is not also a feature", "FeatureSpec"
+                    role,
+                    role_column,
+                    "a column that is not also a feature",
+                    "FeatureSpec",
                 )
 
     @property
@@ -363,21 +366,21 @@ def cv_folds(
     groups = frame[spec.group].astype(str).to_numpy() if spec.group else None
     if groups is not None:
         limit = min(limit, len(np.unique(groups)))
+    no_tuning = (
+        "hyperparameters are not tuned and the threshold is chosen on the "
+        "training predictions"
+    )
     if limit < n_splits:
-        warnings.warn(
+        counts = (
             f"label {spec.label!r} has {positives} positive(s) and {negatives} "
-            f"negative(s) in {len(y)} rows; using {max(limit, 0)} fold(s) instead "
-            f"of n_splits={n_splits}",
-            RarePositivesWarning,
-            stacklevel=2,
+            f"negative(s) in {len(y)} rows"
         )
+        if limit < 2:
+            message = f"{counts}: too few for cross-validation; {no_tuning}"
+        else:
+            message = f"{counts}; using {limit} folds instead of n_splits={n_splits}"
+        warnings.warn(message, RarePositivesWarning, stacklevel=2)
     if limit < 2:
-        warnings.warn(
-            "too few positives for cross-validation: hyperparameters are not "
-            "tuned and the threshold is chosen on the training predictions",
-            RarePositivesWarning,
-            stacklevel=2,
-        )
         return []
 
     splitter: Any
@@ -398,18 +401,11 @@ def cv_folds(
         if 0 < y[train].sum() < len(train) and 0 < y[valid].sum() < len(valid)
     ]
     if len(usable) < len(folds):
-        warnings.warn(
+        message = (
             f"{len(folds) - len(usable)} of {len(folds)} fold(s) lack a positive or a "
-            f"negative in label {spec.label!r} and are skipped",
-            RarePositivesWarning,
-            stacklevel=2,
+            f"negative in label {spec.label!r} and are skipped"
         )
-    if len(usable) < 2:
-        warnings.warn(
-            "fewer than two usable folds: hyperparameters are not tuned and the "
-            "threshold is chosen on the training predictions",
-            RarePositivesWarning,
-            stacklevel=2,
-        )
-        return []
-    return usable
+        if len(usable) < 2:
+            message += f"; fewer than two usable folds: {no_tuning}"
+        warnings.warn(message, RarePositivesWarning, stacklevel=2)
+    return usable if len(usable) >= 2 else []

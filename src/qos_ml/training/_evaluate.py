@@ -40,6 +40,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _f1(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    total = precision + recall
+    return np.divide(
+        2 * precision * recall, total, out=np.zeros_like(total), where=total > 0
+    )
+
+
 def _parse_policy(policy: str) -> tuple[str, float]:
     if policy == "max_f1":
         return "max_f1", 0.0
@@ -90,9 +97,7 @@ def choose_threshold(y_true: Any, scores: Any, policy: str = "max_f1") -> float:
         )
     precision, recall, thresholds = precision_recall_curve(y, np.asarray(scores))
     precision, recall = precision[:-1], recall[:-1]  # drop the (1, 0) end point
-    f1 = np.where(
-        precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0
-    )
+    f1 = _f1(precision, recall)
     best_f1 = float(thresholds[int(np.argmax(f1))])
     if kind == "precision":
         ok = np.flatnonzero(precision >= target)
@@ -182,11 +187,7 @@ def best_single_rule(
             # Rows with a missing value never fire: rescale recall to all positives.
             recall = recall[:-1] * y[known].sum() / max(y.sum(), 1)
             precision = precision[:-1]
-            f1 = np.where(
-                precision + recall > 0,
-                2 * precision * recall / (precision + recall),
-                0.0,
-            )
+            f1 = _f1(precision, recall)
             i = int(np.argmax(f1))
             if best is None or f1[i] > best.train_f1:
                 cut = float(thresholds[i]) if higher else -float(thresholds[i])

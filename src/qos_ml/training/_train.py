@@ -41,7 +41,11 @@ from qos_ml.training._evaluate import (
     evaluation_figures,
     lead_time_metrics,
 )
-from qos_ml.training._pipeline import make_classifier, resolve_class_weight
+from qos_ml.training._pipeline import (
+    limit_threads,
+    make_classifier,
+    resolve_class_weight,
+)
 from qos_ml.training._pyfunc import (
     ClassifierModel,
     classifier_signature,
@@ -59,7 +63,7 @@ logger = logging.getLogger(__name__)
 #: :meth:`QosConfig.model_name`.
 SUPERVISED_TASKS = ("buffering", "failure")
 
-_IMPORTANCE_ROWS = 2000
+_IMPORTANCE_ROWS = 1000
 
 
 @dataclass
@@ -208,6 +212,7 @@ def train_classifier(
     run_name: str | None = None,
     seed: int = 0,
     progress: bool = False,
+    n_threads: int | None = 1,
 ) -> TrainingResult:
     """Train, tune, evaluate, log and register the model of a supervised task.
 
@@ -247,6 +252,9 @@ def train_classifier(
     seed : int, default 0
     progress : bool, default False
         Show the tuning progress bar.
+    n_threads : int or None, default 1
+        OpenMP threads of each boosted-trees fit; None for OpenMP's default
+        (see :func:`~qos_ml.training._pipeline.limit_threads`).
 
     Returns
     -------
@@ -265,7 +273,58 @@ def train_classifier(
         )
     if max_evals < 0:
         raise ConfigError("max_evals", max_evals, "an integer >= 0", "train_classifier")
-    config = config or QosConfig.load()
+    with limit_threads(n_threads):
+        return _train(
+            data,
+            spec,
+            task,
+            config or QosConfig.load(),
+            split,
+            test_fraction,
+            n_splits,
+            search_space,
+            max_evals,
+            early_stop_rounds,
+            trials,
+            parallelism,
+            class_weight,
+            threshold_policy,
+            register,
+            {
+                "feature_set": feature_set or spec.name,
+                "feature_set_version": feature_set_version,
+                "training_table": training_table,
+                "training_table_version": training_table_version,
+            },
+            run_name,
+            seed,
+            progress,
+            n_threads,
+        )
+
+
+def _train(
+    data: Any,
+    spec: FeatureSpec,
+    task: str,
+    config: QosConfig,
+    split: SplitKind,
+    test_fraction: float,
+    n_splits: int,
+    search_space: Mapping[str, Any] | None,
+    max_evals: int,
+    early_stop_rounds: int,
+    trials: TrialsKind,
+    parallelism: int | None,
+    class_weight: str | None,
+    threshold_policy: str,
+    register: bool,
+    lineage: Mapping[str, Any],
+    run_name: str | None,
+    seed: int,
+    progress: bool,
+    n_threads: int | None,
+) -> TrainingResult:
     configure_mlflow(config)
     started = time.perf_counter()
 
@@ -293,6 +352,7 @@ def train_classifier(
             class_weight=weight,
             seed=seed,
             progress=progress,
+            n_threads=n_threads,
         )
         params = tuning.best_params
 
@@ -369,7 +429,7 @@ def train_classifier(
         sample.loc[:, list(spec.features)],
         sample[spec.label].to_numpy(),
         scoring="average_precision",
-        n_repeats=3,
+        n_repeats=2,
         random_state=seed,
     )
     importance_table = pd.DataFrame(
@@ -403,12 +463,6 @@ def train_classifier(
     sha = git_sha()
     if sha:
         tags["git_sha"] = sha
-    lineage = {
-        "feature_set": feature_set or spec.name,
-        "feature_set_version": feature_set_version,
-        "training_table": training_table,
-        "training_table_version": training_table_version,
-    }
     tags.update({k: str(v) for k, v in lineage.items() if v is not None})
     run_params = {f"model.{k}": v for k, v in params.items()}
     run_params.update(

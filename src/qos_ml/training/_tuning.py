@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score
 from qos_ml._config import on_databricks
 from qos_ml._errors import ConfigError
 from qos_ml.training._data import FeatureSpec
-from qos_ml.training._pipeline import make_classifier
+from qos_ml.training._pipeline import limit_threads, make_classifier
 
 __all__ = ["TuningResult", "default_search_space", "tune"]
 
@@ -137,6 +137,7 @@ def tune(
     class_weight: str | None = None,
     seed: int = 0,
     progress: bool = False,
+    n_threads: int | None = 1,
 ) -> TuningResult:
     """Search the boosted model's hyperparameters with TPE.
 
@@ -163,6 +164,8 @@ def tune(
     seed : int, default 0
     progress : bool, default False
         Show hyperopt's progress bar.
+    n_threads : int or None, default 1
+        OpenMP threads per fit (see :func:`limit_threads`).
 
     Returns
     -------
@@ -180,7 +183,8 @@ def tune(
     folds = list(folds)
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
-        scores = _cv_pr_auc(params, frame, spec, folds, class_weight, seed)
+        with limit_threads(n_threads):
+            scores = _cv_pr_auc(params, frame, spec, folds, class_weight, seed)
         return {"loss": -float(np.mean(scores)), "status": STATUS_OK, "folds": scores}
 
     store = _make_trials(trials, parallelism)
