@@ -27,7 +27,7 @@ lint: setup
 	$(PY) -m mypy
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -m "not spark and not slow" -q

@@ -1,54 +1,335 @@
 """``qos-ml demo``: the end-to-end main job on the embedded default.
 
-It runs every stage that the library has, for real, in data-flow order, and
-prints where the results are. Stages are added here as the layers land.
+It runs every stage the library has, for real, in data-flow order, on data the
+simulator makes, and prints where the results are: simulate a platform with
+injected incidents, ingest it into bronze/silver, build gold, build feature
+training sets, train and register the buffering, failure and anomaly models with
+hyperopt, run the rules engine over the aggregates (alerts table, optional
+webhook) and backtest it against the simulator's ground truth. Each stage is a
+library function a notebook or a Databricks job calls the same way.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from qos_ml._catalog import TableCatalog
+from qos_ml._config import QosConfig
 from qos_ml._doctor import run_checks
 from qos_ml._mlflow import configure_mlflow
 
+#: Simulator incident kind -> the gold dimension its scope lives in.
+INCIDENT_DIMENSIONS = {
+    "edge_degradation": ("edge_location", "edge_locations"),
+    "isp_congestion": ("viewer_asn", "asns"),
+    "corrupted_asset": ("video_id", "video_ids"),
+}
+
+
+def incident_truth(sim_dir: Path) -> list[dict[str, Any]]:
+    """Turn the simulator's incidents into the rules backtest's ground truth.
+
+    Incidents scoped to a gold dimension (edge location, ASN, video) become one
+    row per scope value; platform-wide ones (origin outage, device failure) match
+    any scope (``dimension`` null).
+    """
+    from datetime import UTC, datetime
+
+    rows = []
+    path = sim_dir / "ground_truth" / "incidents.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        incident = json.loads(line)
+        start = datetime.fromtimestamp(incident["start_ms"] / 1000, UTC)
+        end = datetime.fromtimestamp(incident["end_ms"] / 1000, UTC)
+        dimension, key = INCIDENT_DIMENSIONS.get(incident["kind"], (None, None))
+        values = incident["scope"].get(key, [None]) if key else [None]
+        for value in values:
+            rows.append(
+                {
+                    "incident_id": incident["incident_id"],
+                    "start": start.replace(tzinfo=None),
+                    "end": end.replace(tzinfo=None),
+                    "dimension": dimension,
+                    "dimension_value": None if value is None else str(value),
+                }
+            )
+    return rows
+
+
+class _Stages:
+    """Runs numbered stages with a rule and a duration each."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.number = 0
+        self.timings: dict[str, float] = {}
+
+    def run(self, title: str, action: Callable[[], Any]) -> Any:
+        self.number += 1
+        self.console.rule(f"{self.number}. {title}")
+        started = time.perf_counter()
+        result = action()
+        took = time.perf_counter() - started
+        self.timings[title] = took
+        self.console.print(f"[dim]{title}: {took:.0f} s[/dim]")
+        return result
+
 
 @click.command("demo")
+@click.option("--sessions", default=1500, show_default=True, help="Simulated views.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulation.")
+@click.option(
+    "--traces",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder of real Pensieve throughput traces (default: built-in model).",
+)
+@click.option(
+    "--trials", default=8, show_default=True, help="hyperopt trials per model."
+)
+@click.option("--webhook", default=None, help="Also POST alerts to this URL.")
 @click.option("--fresh", is_flag=True, help="Replace the results of an earlier run.")
 @click.pass_context
-def command(ctx: click.Context, fresh: bool) -> None:
-    """Run the whole pipeline on the embedded default and say where everything is."""
+def command(
+    ctx: click.Context,
+    sessions: int,
+    seed: int,
+    traces: str | None,
+    trials: int,
+    webhook: str | None,
+    fresh: bool,
+) -> None:
+    """Run the whole pipeline on the embedded default and say where everything is.
+
+    A second run without --fresh replaces the simulated data and appends a new
+    model version (the challenger) that is promoted only if it is better.
+    """
     from qos_ml.cli import load_config
 
     config = load_config(ctx)
     console = Console()
+    stages = _Stages(console)
     started = time.perf_counter()
 
-    console.rule("1. environment")
+    stages.run("environment", lambda: _environment(config, console))
+    catalog = TableCatalog(config)
+    if fresh:
+        _clear(config, console)
+    sim_dir = config.landing / "demo" / "history"
+    summary = stages.run(
+        "simulate a platform with incidents",
+        lambda: _simulate(sim_dir, sessions, seed, traces, console),
+    )
+    reports = stages.run(
+        "ingest into bronze and silver", lambda: _ingest(catalog, sim_dir, console)
+    )
+    gold = stages.run("gold: views and QoE aggregates", lambda: _gold(catalog, console))
+    sets = stages.run("feature training sets", lambda: _features(catalog, console))
+    models = stages.run(
+        "train and register models", lambda: _train(catalog, sets, trials, console)
+    )
+    alerts = stages.run(
+        "rules: alerts and backtest",
+        lambda: _rules(catalog, sim_dir, webhook, console),
+    )
+
+    console.rule(f"done in {time.perf_counter() - started:.0f} s")
+    _where(config, catalog, summary, reports, gold, models, alerts, console)
+
+
+def _environment(config: QosConfig, console: Console) -> None:
     for check in run_checks(config, spark=False):
         if not check.ok:
-            raise SystemExit(f"{check.name}: {check.detail} (run 'qos-ml doctor')")
+            raise click.ClickException(
+                f"{check.name}: {check.detail} (run 'qos-ml doctor')"
+            )
         console.print(f"ok {check.name}: {check.detail}", highlight=False)
+    configure_mlflow(config)
 
-    console.rule("2. lakehouse tables")
-    catalog = TableCatalog(config)
-    if fresh and config.storage_mode == "path":
-        import shutil
 
-        for layer in ("bronze", "quarantine", "silver", "gold", "features", "alerts"):
-            shutil.rmtree(config.lakehouse_root / layer, ignore_errors=True)
-        shutil.rmtree(config.checkpoints, ignore_errors=True)
-    for key in catalog.create_all():
-        console.print(f"{key:<28} {catalog.qualified_name(key)}", highlight=False)
+def _clear(config: QosConfig, console: Console) -> None:
+    if config.storage_mode != "path":
+        raise click.UsageError("--fresh only clears a path-mode lakehouse")
+    for name in ("bronze", "quarantine", "silver", "gold", "features", "alerts"):
+        shutil.rmtree(config.lakehouse_root / name, ignore_errors=True)
+    shutil.rmtree(config.checkpoints, ignore_errors=True)
+    console.print(f"cleared the tables and checkpoints under {config.lakehouse_root}")
 
-    console.rule("3. MLflow")
-    experiment_id = configure_mlflow(config)
-    console.print(f"experiment {config.experiment_name} ({experiment_id})")
+
+def _simulate(
+    out: Path, sessions: int, seed: int, traces: str | None, console: Console
+) -> Any:
+    from qos_ml.simulate import SimulationConfig, default_incidents, simulate
+
+    shutil.rmtree(out, ignore_errors=True)
+    # Short views keep the demo to minutes; many at once fill the minute windows.
+    sim = SimulationConfig.create(
+        sessions=sessions, seed=seed, mean_watch_s=150.0, concurrency=120.0
+    )
+    sim = SimulationConfig.create(
+        **{**sim.model_dump(), "incidents": tuple(default_incidents(sim))}
+    )
+    summary = simulate(sim, out, traces=traces)
     console.print(
-        f"browse it with: mlflow ui --backend-store-uri {config.tracking_uri}",
+        f"{summary.sessions} views, {summary.player_events:,} player events, "
+        f"{summary.cdn_requests:,} CDN requests, {summary.stalls} stalls; "
+        f"outcomes {summary.outcomes}",
         highlight=False,
     )
-    console.rule(f"done in {time.perf_counter() - started:.0f} s")
+    return summary
+
+
+def _ingest(catalog: TableCatalog, sim_dir: Path, console: Console) -> list[Any]:
+    from qos_ml.ingest import ingest_batch
+
+    reports = []
+    for folder, source in (
+        ("player_events", "player_events"),
+        ("cloudfront_realtime", "cloudfront_realtime"),
+        ("cloudfront_standard", "cloudfront_standard"),
+    ):
+        report = ingest_batch(str(sim_dir / folder), source, catalog)
+        console.print(
+            f"{source:<22} lines {report.lines_in:>9,}  bronze {report.bronze:>9,}  "
+            f"quarantine {report.quarantine:>5,}  silver new {report.silver_new:>9,}  "
+            f"duplicates {report.duplicates:>7,}  flagged {report.flagged:>5,}",
+            highlight=False,
+        )
+        reports.append(report)
+    return reports
+
+
+def _gold(catalog: TableCatalog, console: Console) -> dict[str, int]:
+    from qos_ml.qoe import build_gold
+
+    counts = build_gold(catalog)
+    for key, rows in counts.items():
+        console.print(f"{key:<34} {rows:>8,} rows", highlight=False)
+    return counts
+
+
+def _features(catalog: TableCatalog, console: Console) -> dict[str, Any]:
+    from qos_ml.features import build_training_set
+
+    sets = {}
+    for task in ("buffering", "failure"):
+        training = build_training_set(catalog, task, negatives_per_positive=5.0)
+        console.print(
+            f"{training.table_key:<30} version {training.table_version}: "
+            f"{training.rows_written:,} rows ({training.positives:,} positive, "
+            f"negatives kept {training.negative_fraction:.0%})",
+            highlight=False,
+        )
+        sets[task] = training
+    return sets
+
+
+def _train(
+    catalog: TableCatalog, sets: dict[str, Any], trials: int, console: Console
+) -> dict[str, dict[str, Any]]:
+    from qos_ml.training import promote, train_anomaly_detector, train_from_training_set
+
+    models: dict[str, dict[str, Any]] = {}
+    for task, training in sets.items():
+        result = train_from_training_set(
+            catalog, training, task=task, max_evals=trials, n_splits=3, progress=True
+        )
+        decision = promote(task, result.test, "label", config=catalog.config)
+        models[task] = {
+            "version": result.version,
+            "pr_auc": result.metrics.get("test_pr_auc"),
+            "roc_auc": result.metrics.get("test_roc_auc"),
+            "baseline_pr_auc": result.metrics.get("logistic_pr_auc"),
+            "rule_pr_auc": result.metrics.get("rule_pr_auc"),
+            "promoted": f"{decision.promoted} ({decision.reason})",
+        }
+    history = catalog.read("gold.qoe_by_dimension_minute")
+    anomaly = train_anomaly_detector(history, kind="seasonal", config=catalog.config)
+    models["anomaly"] = {"version": anomaly.version, **anomaly.metrics}
+    table = Table(
+        "model", "version", "PR-AUC", "ROC-AUC", "logistic PR-AUC", "rule PR-AUC"
+    )
+    for task in ("buffering", "failure"):
+        m = models[task]
+        table.add_row(
+            catalog.config.model_name(task),
+            str(m["version"]),
+            *(
+                f"{m[k]:.3f}" if m[k] is not None else "-"
+                for k in ("pr_auc", "roc_auc", "baseline_pr_auc", "rule_pr_auc")
+            ),
+        )
+    console.print(table)
+    for task in ("buffering", "failure"):
+        console.print(f"{task}: champion decision {models[task]['promoted']}")
+    return models
+
+
+def _rules(
+    catalog: TableCatalog, sim_dir: Path, webhook: str | None, console: Console
+) -> dict[str, Any]:
+    import pandas as pd
+
+    from qos_ml.rules import AlertEngine, backtest, rules
+    from qos_ml.sinks import WebhookSink
+
+    spark = catalog.spark
+    chosen = [r for r in rules.rule_set() if r.target in ("aggregate", "view", "event")]
+    inputs = {
+        "aggregate": catalog.read("gold.qoe_by_dimension_minute"),
+        "view": catalog.read("gold.views"),
+        "event": catalog.read("silver.player_events"),
+    }
+    truth = spark.createDataFrame(pd.DataFrame(incident_truth(sim_dir)))
+    report = backtest(chosen, inputs, truth)
+    for row in report.per_rule:
+        console.print(row, highlight=False)
+
+    sinks = [WebhookSink(url=webhook)] if webhook else []
+    engine = AlertEngine(chosen, catalog, sinks=sinks)
+    batch = engine.process(inputs)
+    console.print(
+        f"{len(batch.alerts)} alerts written to alerts.alerts "
+        f"({catalog.qualified_name('alerts.alerts')})",
+        highlight=False,
+    )
+    return {"alerts": len(batch.alerts), "backtest": report.per_rule}
+
+
+def _where(
+    config: QosConfig,
+    catalog: TableCatalog,
+    summary: Any,
+    reports: list[Any],
+    gold: dict[str, int],
+    models: dict[str, dict[str, Any]],
+    alerts: dict[str, Any],
+    console: Console,
+) -> None:
+    table = Table("what", "where")
+    table.add_row("simulated input", str(summary.out_dir))
+    for key in (
+        "silver.player_events",
+        "silver.cdn_requests",
+        "gold.views",
+        "gold.qoe_by_dimension_minute",
+        "alerts.alerts",
+    ):
+        table.add_row(key, catalog.qualified_name(key))
+    table.add_row("MLflow", f"mlflow ui --backend-store-uri {config.tracking_uri}")
+    console.print(table)
+    console.print(
+        f"views {gold.get('gold.views', 0):,}; alerts {alerts['alerts']}; "
+        f"buffering PR-AUC {models['buffering']['pr_auc']}; "
+        f"failure PR-AUC {models['failure']['pr_auc']}",
+        highlight=False,
+    )

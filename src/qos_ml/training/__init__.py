@@ -40,6 +40,10 @@ from qos_ml.training._evaluate import (
     classification_metrics,
     lead_time_metrics,
 )
+from qos_ml.training._from_features import (
+    feature_spec_for,
+    train_from_training_set,
+)
 from qos_ml.training._pipeline import make_classifier, make_preprocessor
 from qos_ml.training._pyfunc import ClassifierModel, classifier_signature
 from qos_ml.training._registry import (
@@ -85,6 +89,7 @@ __all__ = [
     "cv_folds",
     "default_search_space",
     "evaluate_detections",
+    "feature_spec_for",
     "lead_time_metrics",
     "load_model",
     "load_yt_sessions",
@@ -95,6 +100,7 @@ __all__ = [
     "split_train_test",
     "train_anomaly_detector",
     "train_classifier",
+    "train_from_training_set",
     "train_yt_sessions",
     "training_frame",
     "tune",
