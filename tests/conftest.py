@@ -46,7 +46,11 @@ def qos_config(lakehouse: Path):
         lakehouse_root=lakehouse,
         secret=TEST_SECRET,
         shuffle_partitions=2,
-        spark_conf={"spark.ui.enabled": "false"},
+        # Tiny inputs: compiling whole-stage code costs more than it saves.
+        spark_conf={
+            "spark.ui.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false",
+        },
     )
 
 

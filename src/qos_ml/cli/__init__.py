@@ -22,6 +22,13 @@ COMMAND_MODULES = (
     "qos_ml.cli._doctor",
     "qos_ml.cli._tables",
     "qos_ml.cli._demo",
+    "qos_ml.cli._ingest",
+    "qos_ml.cli._gold",
+    "qos_ml.cli._simulate",
+    "qos_ml.cli._replay",
+    "qos_ml.cli._train",
+    "qos_ml.cli._features",
+    "qos_ml.cli._dashboard",
 )
 
 

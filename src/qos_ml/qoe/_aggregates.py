@@ -219,6 +219,8 @@ def qoe_by_dimension(
             F.avg(F.when(F.col("error_count") > 0, 1.0).otherwise(0.0)).alias(
                 "error_rate"
             ),
+            # TODO(#5): p95 over the views' mean TTFB; a request-level p95 needs
+            # the requests of the window joined here.
             F.percentile_approx("ttfb_mean_s", 0.95).alias("ttfb_p95_s"),
             (
                 F.sum("cdn_cache_hits")

@@ -43,7 +43,7 @@ QOE_DIMENSIONS = (
 
 
 def _schema(*spec: tuple[str, object]) -> StructType:
-    return StructType([StructField(n, t, True) for n, t in spec])  # type: ignore[arg-type]
+    return StructType([StructField(n, t, True) for n, t in spec])
 
 
 GOLD_VIEWS = declare_table(
@@ -61,6 +61,8 @@ GOLD_VIEWS = declare_table(
             ("user_id_hash", StringType()),
             ("session_id", StringType()),
             ("video_id", StringType()),
+            # Position of the view in its activity session (a replay is 1).
+            ("view_seq", IntegerType()),
             ("playlist_type", StringType()),
             ("event_count", IntegerType()),
             ("attempts", IntegerType()),

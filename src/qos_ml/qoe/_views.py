@@ -99,7 +99,8 @@ VIEW_METRICS: dict[str, str] = {
     ),
     "average_bitrate_kbps": (
         "average bitrate: time-weighted bitrate of the frames played, excluding "
-        "stalls and pauses (mean over STREAM events, one per played second)"
+        "stalls and pauses (one STREAM event per played second, at the rendition "
+        "of the last STEP before it)"
     ),
     "bitrate_switches": "bitrate switches: count of rendition changes (STEP)",
     "bitrate_downshifts": "bitrate downshifts: rendition changes going down",
@@ -224,6 +225,8 @@ def sessionize(
             "event_time", validate_duration("watermark", watermark)
         )
 
+    # TODO(#5): players send nothing while paused, so a pause longer than the
+    # gap splits a view; the part after it has no PLAY (attempts 0).
     rank = F.lit(len(_TYPE_RANK))
     for event_type, position in _TYPE_RANK.items():
         rank = F.when(F.col("event_type") == event_type, position).otherwise(rank)
@@ -250,13 +253,15 @@ def _split_views(sessions: DataFrame) -> DataFrame:
             (F.get(ev, i - 1)["event_type"] == "PLAY") & _ends_view(F.get(ev, i - 2))
         )
 
-    starts = F.filter(F.sequence(F.lit(1), n), is_start)
+    starts = F.col("_starts")
     views = F.transform(
         starts,
         lambda s, k: F.slice(ev, s, F.coalesce(F.get(starts, k + 1), n + 1) - s),
     )
-    return sessions.withColumn("_ev", F.array_sort("events")).select(
-        *_KEY_COLUMNS, F.posexplode(views).alias("view_seq", "v")
+    return (
+        sessions.withColumn("_ev", F.array_sort("events"))
+        .withColumn("_starts", F.filter(F.sequence(F.lit(1), n), is_start))
+        .select(*_KEY_COLUMNS, F.posexplode(views).alias("view_seq", "v"))
     )
 
 
@@ -310,7 +315,6 @@ def views_from_sessions(
         "v",
         _first(v, _is_type("PLAY")).alias("_play"),
         _first(v, _is_type("FIRSTFRAME")).alias("_ff"),
-        _seconds(F.get(v, 0)).alias("_start_t"),
         _seconds(F.get(v, F.size(v) - 1)).alias("_end_t"),
     )
     ff_t = _seconds(F.col("_ff"))
@@ -362,7 +366,8 @@ def views_from_sessions(
             v,
             lambda s: (
                 (s["event_type"] == "SEEK")
-                & (raw_start >= _seconds(s))
+                # Times are whole milliseconds: allow 1 ms of rounding.
+                & (raw_start - _seconds(s) >= F.lit(-0.001))
                 & (raw_start - _seconds(s) <= F.lit(float(seek_window_s)))
             ),
         )
@@ -410,17 +415,32 @@ def _view_columns(steps: DataFrame) -> DataFrame:
     stalls = F.col("_stalls")
     connection_stalls = F.filter(stalls, lambda s: ~s["seek"])
 
-    rebuffer_s = F.when(has_ff, _sum(stalls, lambda s: s["d"])).otherwise(0.0)
-    connection_s = F.when(has_ff, _sum(connection_stalls, lambda s: s["d"])).otherwise(
-        0.0
+    # Totals used by several columns are computed once, as columns of their own.
+    steps = steps.withColumns(
+        {
+            "_rebuffer_s": F.when(has_ff, _sum(stalls, lambda s: s["d"])).otherwise(
+                0.0
+            ),
+            "_connection_s": F.when(
+                has_ff, _sum(connection_stalls, lambda s: s["d"])
+            ).otherwise(0.0),
+            "_paused_s": _sum(F.col("_pauses"), lambda p: p["b"] - p["a"]),
+            "_playlist_type": _first_non_null(v, "playlist_type"),
+        }
     )
-    paused_s = _sum(F.col("_pauses"), lambda p: p["b"] - p["a"])
-    play_s = F.when(
-        has_ff,
-        F.greatest(
-            F.lit(0.0), F.col("_end_t") - F.col("_ff_t") - rebuffer_s - paused_s
-        ),
-    ).otherwise(0.0)
+    rebuffer_s = F.col("_rebuffer_s")
+    connection_s = F.col("_connection_s")
+    paused_s = F.col("_paused_s")
+    steps = steps.withColumn(
+        "_play_s",
+        F.when(
+            has_ff,
+            F.greatest(
+                F.lit(0.0), F.col("_end_t") - F.col("_ff_t") - rebuffer_s - paused_s
+            ),
+        ).otherwise(0.0),
+    )
+    play_s = F.col("_play_s")
     startup_s = F.when(
         has_ff,
         F.coalesce(
@@ -428,8 +448,25 @@ def _view_columns(steps: DataFrame) -> DataFrame:
             F.col("_ff_t") - _seconds(F.col("_play")),
         ),
     )
+    # One STREAM per played second, at the rendition of the last switch before
+    # it (before any switch: the first switch's origin, else the event's own
+    # bitrate, which players report as a running average).
+    switches = F.filter(v, _is_type("STEP"))
+    initial_kbps = F.get(switches, 0)["bitrate_from_kbps"]
+
+    def rendition(e: Column) -> Column:
+        last_switch = F.aggregate(
+            switches,
+            F.lit(None).cast("double"),
+            lambda acc, s: F.when(s["us"] <= e["us"], s["bitrate_to_kbps"]).otherwise(
+                acc
+            ),
+        )
+        return F.coalesce(last_switch, initial_kbps, e["avg_bitrate_kbps"])
+
     streams = F.filter(
-        v, lambda e: (e["event_type"] == "STREAM") & e["avg_bitrate_kbps"].isNotNull()
+        F.transform(F.filter(v, _is_type("STREAM")), rendition),
+        lambda kbps: kbps.isNotNull(),
     )
     steps_up_down = F.filter(v, _is_type("STEP"))
     downshift = F.filter(
@@ -442,7 +479,7 @@ def _view_columns(steps: DataFrame) -> DataFrame:
     )
     max_playhead = F.array_max(F.transform(v, lambda e: e["playhead_s"]))
     media_duration = F.array_max(F.transform(v, lambda e: e["duration_s"]))
-    playlist_type = _first_non_null(v, "playlist_type")
+    playlist_type = F.col("_playlist_type")
 
     vsf = has_play & ~has_ff & fatal.isNotNull()
     ebvs = has_play & ~has_ff & fatal.isNull()
@@ -466,6 +503,7 @@ def _view_columns(steps: DataFrame) -> DataFrame:
         F.timestamp_micros(F.get(v, F.size(v) - 1)["us"]).alias("view_end"),
         F.to_date(view_start).alias("view_date"),
         *_KEY_COLUMNS,
+        "view_seq",
         playlist_type.alias("playlist_type"),
         F.size(v).alias("event_count"),
         has_play.cast("int").alias("attempts"),
@@ -491,7 +529,7 @@ def _view_columns(steps: DataFrame) -> DataFrame:
         ),
         F.when(
             F.size(streams) > 0,
-            _sum(streams, lambda e: e["avg_bitrate_kbps"]) / F.size(streams),
+            _sum(streams, lambda kbps: kbps) / F.size(streams),
         ).alias("average_bitrate_kbps"),
         F.size(steps_up_down).alias("bitrate_switches"),
         F.size(downshift).alias("bitrate_downshifts"),
@@ -547,7 +585,9 @@ def compute_views(
     seek_window_s: float = 2.0,
     watermark: str | None = None,
 ) -> DataFrame:
-    """Player events to one row per view: :func:`sessionize` then :func:`views_from_sessions`.
+    """Player events to one row per view, batch or streaming.
+
+    :func:`sessionize`, then :func:`views_from_sessions`; parameters as there.
 
     Usable with ``events.transform(compute_views, session_gap="5 minutes")`` on a
     batch or a streaming DataFrame.
