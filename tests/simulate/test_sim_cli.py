@@ -18,12 +18,14 @@ def test_simulate_then_replay(tmp_path: Path) -> None:
     result = runner.invoke(
         main,
         ["--lakehouse", str(tmp_path / "lake"), "simulate", "--sessions", "4",
-         "--seed", "9", "--incidents", str(incidents), "--out", str(out)],
+         "--seed", "9", "--incidents", str(incidents), "--out", str(out),
+         "--workers", "2"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "4 sessions" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["incidents"][0]["id"] == "o1"
+    assert "workers" not in manifest["parameters"]  # the output does not depend on it
 
     result = runner.invoke(
         main,
@@ -51,3 +53,8 @@ def test_simulate_rejects_bad_options(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "an existing YAML or JSON file" in result.output
+    result = runner.invoke(
+        main, ["--lakehouse", str(tmp_path), "simulate", "--workers", "0"]
+    )
+    assert result.exit_code == 2
+    assert "--workers" in result.output

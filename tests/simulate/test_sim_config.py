@@ -48,6 +48,7 @@ def test_all_is_sorted_and_exported() -> None:
             {"sessions": 5, "startup_buffer_s": 40, "max_buffer_s": 30},
             r"startup_buffer_s at most max_buffer_s",
         ),
+        ({"sessions": 5, "workers": 0}, r"'workers'.*0.*greater than or equal to 1"),
     ],
 )
 def test_invalid_values_are_named(values: dict, message: str) -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 
+import pytest
+
 from qos_ml.simulate import SimulationConfig, default_incidents, simulate
+from qos_ml.simulate._simulate import _run_batch, _start_method, _worker_count
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -54,3 +59,54 @@ def test_sized_by_duration_and_concurrency(tmp_path: Path) -> None:
     manifest = (tmp_path / "manifest.json").read_text()
     assert '"seed": 3' in manifest
     assert f'"sessions": {summary.sessions}' in manifest
+
+
+def _incident_run(sessions: int, **extra: object) -> SimulationConfig:
+    base = SimulationConfig.create(sessions=sessions, seed=4)
+    return SimulationConfig.create(
+        sessions=sessions,
+        seed=4,
+        rows_per_file=400,
+        incidents=default_incidents(base),
+        **extra,
+    )
+
+
+def test_output_does_not_depend_on_the_worker_count(tmp_path: Path) -> None:
+    digests = {}
+    for workers in (1, 2, 3):
+        summary = simulate(_incident_run(20, workers=workers), tmp_path / f"w{workers}")
+        digests[workers] = _digest(tmp_path / f"w{workers}")
+        assert summary.sessions == 20
+    assert digests[1] == digests[2] == digests[3]
+    assert len([p for p in digests[1] if p.startswith("player_events/")]) > 1
+
+
+def test_workers_are_spawned_while_other_threads_run(tmp_path: Path) -> None:
+    # Forking a process that runs threads can deadlock the child: with a
+    # thread alive (a progress bar, a Spark gateway), workers are spawned.
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait, daemon=True)
+    thread.start()
+    try:
+        assert _start_method() == "spawn"
+        simulate(_incident_run(6, workers=2), tmp_path / "spawned")
+    finally:
+        done.set()
+        thread.join()
+    assert _start_method() in ("fork", "spawn")
+    simulate(_incident_run(6, workers=1), tmp_path / "in-process")
+    assert _digest(tmp_path / "spawned") == _digest(tmp_path / "in-process")
+
+
+def test_worker_count_defaults() -> None:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    small = SimulationConfig.create(sessions=10)
+    assert _worker_count(small) == 1  # starting workers would cost more
+    assert _worker_count(SimulationConfig.create(sessions=10, workers=3)) == 3
+    assert _worker_count(SimulationConfig.create(sessions=5000)) == max(1, min(2, cpus))
+
+
+def test_a_worker_needs_its_initializer() -> None:
+    with pytest.raises(RuntimeError, match="before its initializer"):
+        _run_batch([(0, 0.0, 0)])

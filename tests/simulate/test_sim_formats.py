@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from simhelpers import SimOutput, read_output
@@ -17,7 +19,7 @@ from qos_ml._formats import (
     PLAYER_EVENT_FIELDS,
 )
 from qos_ml.simulate import SimulationConfig, simulate
-from qos_ml.simulate._cdnlog import CmcdEncoder, cmcd_query
+from qos_ml.simulate._cdnlog import CmcdEncoder, _date_time, cmcd_query
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{54}==$")
 
@@ -180,3 +182,40 @@ def test_legacy_layout_has_26_fields_and_double_encoded_agents(tmp_path) -> None
     assert lines[1] == "#Fields: " + " ".join(CLOUDFRONT_STANDARD_FIELDS_26)
     assert {len(line.split("\t")) for line in lines[2:]} == {26}
     assert "%2520" in lines[2].split("\t")[10]
+
+
+@pytest.mark.parametrize(
+    "epoch_s",
+    [0.0, 59.999, 86_399.5, 86_400.0, 1_767_636_000.25, 1_767_722_399.9, -1.0],
+)
+def test_log_date_time_matches_strftime(epoch_s: float) -> None:
+    expected = time.strftime("%Y-%m-%d\t%H:%M:%S", time.gmtime(int(epoch_s)))
+    assert _date_time(epoch_s) == expected
+
+
+def test_standard_logs_roll_by_hour_and_by_size(tmp_path: Path) -> None:
+    from qos_ml.simulate._output import OutputWriter
+
+    writer = OutputWriter(
+        tmp_path, distribution="E3QSIMQOSML7XZ", rows=100, legacy=False, seed=1
+    )
+    hour = 1_767_639_600_000  # 2026-01-05 19:00 UTC, in ms
+    stamps = [hour - 50_000 + 997 * n for n in range(260)]  # 18:59:10 to 19:03:29
+    requests = [(ts, f"std-{n}", f"rt-{n}") for n, ts in enumerate(stamps)]
+    writer.add([], requests[:130], {"session_id": "a"}, stamps[0])
+    writer.add([], requests[130:], {"session_id": "b"}, stamps[130])
+    writer.close()
+
+    files = sorted((tmp_path / "cloudfront_standard").glob("*.gz"))
+    per_hour: dict[str, list[int]] = defaultdict(list)
+    written = []
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()[2:]
+        assert 0 < len(lines) <= 100
+        per_hour[path.name.split(".")[1]].append(len(lines))
+        written += [int(line.removeprefix("std-")) for line in lines]
+    before = sum(ts < hour for ts in stamps)  # 51 lines in the 18:00 hour
+    assert sorted(written) == list(range(260))
+    assert per_hour["2026-01-05-18"] == [before]
+    assert sorted(per_hour["2026-01-05-19"]) == sorted([100, 100, 260 - before - 200])

@@ -207,6 +207,12 @@ class SimulationConfig(BaseModel):
         Lines per rolling output file.
     distribution_id, distribution_domain : str
         The simulated CloudFront distribution.
+    workers : int, optional
+        Processes that simulate sessions while this one merges and writes
+        their lines; 1 simulates in this process. Default: two when the
+        machine has two CPUs or more, but in-process for runs of fewer than
+        about a hundred sessions, which workers would not finish sooner. The
+        output does not depend on it (nor does the manifest record it).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
@@ -240,6 +246,7 @@ class SimulationConfig(BaseModel):
         default="d2x7k9simqosml.cloudfront.net",
         pattern=r"^[a-z0-9][a-z0-9.-]+\.[a-z]{2,}$",
     )
+    workers: int | None = Field(default=None, ge=1, le=64)
 
     @field_validator("start")
     @classmethod

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from base64 import urlsafe_b64encode
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +162,16 @@ class _Session:
         self._stream_end = f',"duration":{self._duration_json()},"cdn_tracking_id":"'
         self._stream_middle: dict[int, str] = {}
         self._stream_after = '",' + json.dumps(self._tail, separators=(",", ":"))[1:]
+        kind = "live" if self.live else "vod"
+        self._base = f"/{kind}/{video.video_id}/{self.package.lower()}"
+        self._rtt_s = viewer.rtt_ms / 1000
+        # Incidents that act on single requests, with their windows unpacked:
+        # the request loop checks them on every request.
+        self._request_incidents = [
+            (i.start_s, i.end_s, i)
+            for i in incidents
+            if isinstance(i, EdgeDegradation | OriginOutage | CorruptedAsset)
+        ]
 
         # Player state.
         self.t = 0.0
@@ -292,13 +303,22 @@ class _Session:
         return self.buffer[-1].end_p if self.buffer else self.p
 
     def _level(self) -> float:
-        return max(self._buffer_end() - self.p, 0.0)
+        """Seconds of media buffered ahead of the playhead."""
+        buffer = self.buffer
+        if not buffer:
+            return 0.0
+        level = buffer[-1].end_p - self.p
+        return level if level > 0.0 else 0.0
 
     def _advance(self, target: float) -> None:
         """Move the session clock to ``target`` unless the session ends first."""
         while self.t < target - _EPS and self.state != _ENDED:
             horizon = min(target, self.fail_at)
-            if self.state == _STARTUP:
+            if self.state == _PLAYING:  # the usual case first
+                self._play_until(horizon)
+                if self.state == _ENDED:
+                    return
+            elif self.state == _STARTUP:
                 if self.startup_deadline <= horizon:
                     self.t = max(self.t, self.startup_deadline)
                     self._end("abandoned_before_start", "startup_patience")
@@ -316,10 +336,6 @@ class _Session:
                 self.t = min(horizon, self.pause_until)
                 if self.t >= self.pause_until - _EPS:
                     self._resume_from_pause()
-            else:
-                self._play_until(horizon)
-                if self.state == _ENDED:
-                    return
             if self.t >= self.fail_at - _EPS and self.state != _ENDED:
                 self._fatal(self.fail_cause or "player_error", self.fail_incident)
                 return
@@ -335,12 +351,17 @@ class _Session:
 
     def _play_until(self, horizon: float) -> None:
         """Play until ``horizon``, an empty buffer, a pause or the end of the view."""
-        limit = min(
-            horizon - self.t,
-            self._level(),
-            self.budget - self.played,
-            max(self.next_pause - self.t, 0.0),
-        )
+        # The least of: time to the horizon, buffered media, intended viewing
+        # left and time to the next pause (comparisons: min() costs a call).
+        t = self.t
+        limit = horizon - t
+        level = self._level()
+        if level < limit:
+            limit = level
+        if self.budget - self.played < limit:
+            limit = self.budget - self.played
+        if self.next_pause - t < limit:
+            limit = max(self.next_pause - t, 0.0)
         if limit > _EPS:
             self._play(limit)
         if self.played >= self.budget - _EPS:
@@ -374,44 +395,51 @@ class _Session:
         t0, p0 = self.t, self.p
         end_p = p0 + dt
         cursor = p0
-        while cursor < end_p - _EPS and self.buffer:
-            seg = self.buffer[0]
-            if seg.kbps != self.playing_kbps:
+        buffer = self.buffer
+        while cursor < end_p - _EPS and buffer:
+            seg = buffer[0]
+            kbps = seg.kbps
+            if kbps != self.playing_kbps:
                 if self.playing_kbps is not None:
-                    self._step(t0 + (cursor - p0), cursor, self.playing_kbps, seg.kbps)
-                self.playing_kbps = seg.kbps
+                    self._step(t0 + (cursor - p0), cursor, self.playing_kbps, kbps)
+                self.playing_kbps = kbps
             upto = min(seg.end_p, end_p)
-            self.bitrate_s += seg.kbps * (upto - cursor)
+            self.bitrate_s += kbps * (upto - cursor)
             self.played += upto - cursor
-            k = self.next_stream
-            while k <= upto + _EPS:
-                self._stream(t0 + (k - p0), k, seg.kbps)
-                k += 1
-            self.next_stream = k
+            if self.next_stream <= upto + _EPS:
+                self._streams(t0, p0, upto, kbps)
             cursor = upto
             if seg.end_p <= cursor + _EPS:
-                self.buffer.popleft()
+                buffer.popleft()
         self.p = end_p
         self.t = t0 + dt
 
-    def _stream(self, t: float, at: int, kbps: int) -> None:
-        ms = round((self.epoch + t) * 1000)
-        rtt = round(self.viewer.rtt_ms * (0.8 + 0.4 * self.rng.random()))
-        average = round(self.bitrate_s / self.played) if self.played > 0 else kbps
+    def _streams(self, t0: float, p0: float, upto: float, kbps: int) -> None:
+        """STREAM events for the playhead seconds up to ``upto`` of one segment.
+
+        They are most of the output: everything but the time, the playhead
+        second and the round-trip time is formatted once for the whole run.
+        """
         middle = self._stream_middle.get(kbps)
         if middle is None:
             middle = self._stream_middle[kbps] = (
                 f'{self._stream_tail},"resolution":"{resolution_of(kbps)}"'
                 f',"fps":{self.fps},"avg_bitrate":'
             )
-        self.events.append(
-            (
-                ms,
-                f'{self._stream_head}{ms},"at":{at},"rtt":{rtt}{middle}{average}'
-                f"{self._stream_end}{self.in_flight or self.last_req or ''}"
-                f"{self._stream_after}",
-            )
+        average = round(self.bitrate_s / self.played) if self.played > 0 else kbps
+        tail = (
+            f"{middle}{average}{self._stream_end}"
+            f"{self.in_flight or self.last_req or ''}{self._stream_after}"
         )
+        head, epoch, rtt_ms = self._stream_head, self.epoch, self.viewer.rtt_ms
+        draw, append = self.rng.random, self.events.append
+        k, last = self.next_stream, upto + _EPS
+        while k <= last:
+            ms = round((epoch + (t0 + (k - p0))) * 1000)
+            rtt = round(rtt_ms * (0.8 + 0.4 * draw()))
+            append((ms, f'{head}{ms},"at":{k},"rtt":{rtt}{tail}'))
+            k += 1
+        self.next_stream = k
 
     def _step(self, t: float, at: float, old: int, new: int) -> None:
         self.switches += 1
@@ -533,11 +561,11 @@ class _Session:
     ) -> CdnRequest:
         """One HTTP request through the edge; the clock runs while it lasts."""
         rng, viewer = self.rng, self.viewer
-        rid = request_id(rng)
+        rid = urlsafe_b64encode(rng.randbytes(40)).decode("ascii")  # see request_id
         self.request_count += 1
         t0 = self.t
-        now = self._abs(t0)
-        ttfb = viewer.rtt_ms / 1000 * (0.9 + 0.3 * rng.random()) + 0.002
+        now = self.offset + t0
+        ttfb = self._rtt_s * (0.9 + 0.3 * rng.random()) + 0.002
         draw = rng.random()
         if draw < viewer.edge_hit_rate * 0.97:
             result, fbl = "Hit", None
@@ -549,8 +577,8 @@ class _Session:
             ttfb += fbl
         status, detailed = "200", result
         touched: list[Any] = []
-        for incident in self.incidents:
-            if not incident.active(now):
+        for start_s, end_s, incident in self._request_incidents:
+            if not start_s <= now < end_s:  # incident.active(now)
                 continue
             if isinstance(incident, EdgeDegradation):
                 touched.append(incident)
@@ -596,7 +624,8 @@ class _Session:
         else:
             start = t0 + ttfb
             end = self.cursor.finish(start, size * 8.0)
-            touched.extend(i for a, b, i in self._congestion if a < end and b > t0)
+            if self._congestion:
+                touched.extend(i for a, b, i in self._congestion if a < end and b > t0)
             self._advance(end)
             lo = byte_range
             hi = None if byte_range is None else byte_range + size - 1
@@ -656,30 +685,17 @@ class _Session:
         lo: int | None, hi: int | None, fbl: float | None, cmcd: _Cmcd,
     ) -> CdnRequest:  # fmt: skip
         end = self.t
-        request = CdnRequest(
-            end_s=self.epoch + end,
-            request_id=rid,
-            edge=self.viewer.edge,
-            uri_stem=uri,
-            status=status,
-            sc_bytes=sc_bytes,
-            cs_bytes=180 + len(uri) + self.rng.randrange(120),
-            time_taken=max(end - t0, 0.001),
-            ttfb=max(ttfb, 0.001),
-            result_type=result,
-            response_result_type=result,
-            detailed_result_type=detailed,
-            content_type=content_type,
-            content_len=content_len,
-            range_start=lo,
-            range_end=hi,
-            origin_fbl=fbl,
-            origin_lbl=None if fbl is None else fbl + (end - t0 - ttfb),
-            query=cmcd[0],
-            cmcd_fields=cmcd[1],
-        )
+        end_s = self.epoch + end
+        taken = end - t0
+        request = CdnRequest(  # positional: the field order of CdnRequest
+            end_s, rid, self.viewer.edge, uri, status, sc_bytes,
+            180 + len(uri) + self.rng.randrange(120),
+            taken if taken > 0.001 else 0.001, ttfb if ttfb > 0.001 else 0.001,
+            result, result, detailed, content_type, content_len, lo, hi, fbl,
+            None if fbl is None else fbl + (end - t0 - ttfb), cmcd[0], cmcd[1],
+        )  # fmt: skip
         standard, realtime = self.formatter.lines(request)
-        self.requests.append((round(request.end_s * 1000), standard, realtime))
+        self.requests.append((round(end_s * 1000), standard, realtime))
         return request
 
     def _cmcd(self, ot: str, kbps: int | None, *, startup: bool) -> _Cmcd:
@@ -699,16 +715,12 @@ class _Session:
 
     def _measured(self, kbps: float) -> None:
         self.throughputs.append(max(kbps, 1.0))
-        self.est_kbps = len(self.throughputs) / sum(1.0 / x for x in self.throughputs)
+        self.est_kbps = len(self.throughputs) / sum([1.0 / x for x in self.throughputs])
 
     # -- the session -----------------------------------------------------------
 
-    def _base_uri(self) -> str:
-        kind = "live" if self.live else "vod"
-        return f"/{kind}/{self.video.video_id}/{self.package.lower()}"
-
     def _manifest_uri(self, kbps: int | None) -> tuple[str, str]:
-        base = self._base_uri()
+        base = self._base
         if self.package == "HLS":
             name = "master.m3u8" if kbps is None else f"{kbps}k/index.m3u8"
             return f"{base}/{name}", "application/vnd.apple.mpegurl"
@@ -858,7 +870,7 @@ class _Session:
 
     def _download_segment(self, kbps: int) -> None:
         index = self.next_seg
-        base = self._base_uri()
+        base = self._base
         ext = "ts" if self.package == "HLS" else "m4s"
         ctype = "video/MP2T" if ext == "ts" else "video/mp4"
         number = index + (int(self.epoch // self.seg) if self.live else 0)

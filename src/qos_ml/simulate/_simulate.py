@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import multiprocessing
+import os
 import random
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from array import array
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,7 @@ from qos_ml.simulate._config import (
     OriginOutage,
     SimulationConfig,
 )
-from qos_ml.simulate._session import run_session
+from qos_ml.simulate._session import SessionResult, run_session
 from qos_ml.simulate._traces import (
     TRACE_MODELS,
     Trace,
@@ -209,6 +215,191 @@ def _trace_source(
     return list(traces), "given"
 
 
+#: A session to simulate: its index, its start (seconds after the simulation
+#: start) and its viewer's population index. With the seed, this is all that
+#: decides a session, so any process can simulate it.
+_Task = tuple[int, float, int]
+
+
+def _tasks(config: SimulationConfig, viewer_count: int) -> Iterator[_Task]:
+    """Sessions in order of their start: Poisson arrivals of random viewers."""
+    arrivals = random.Random(f"arrivals:{config.seed}")
+    rate = config.concurrency / config.expected_session_s()
+    offset = 0.0
+    index = 0
+    while True:
+        if config.sessions is not None and index >= config.sessions:
+            return
+        if config.duration_s is not None and offset >= config.duration_s:
+            return
+        yield index, offset, arrivals.randrange(viewer_count)
+        index += 1
+        offset += arrivals.expovariate(rate)
+
+
+class _Simulator:
+    """What every session of one run shares: the world, the traces, the incidents.
+
+    Built once in each process that simulates sessions.
+    """
+
+    def __init__(self, config: SimulationConfig, traces: Sequence[Trace]) -> None:
+        self.config = config
+        self.world = World(config)
+        self.pool = _TracePool(traces, config.throughput_scale)
+        self.epoch0 = config.start.timestamp()
+
+    def run(self, index: int, offset: float, viewer_index: int) -> SessionResult:
+        """Simulate the session ``index`` starting ``offset`` seconds in."""
+        config = self.config
+        rng = random.Random(f"session:{config.seed}:{index}")
+        viewer = self.world.viewer(viewer_index)
+        video = self.world.pick_video(rng)
+        table = self.pool.pick(rng, viewer.connection_type)
+        incidents = [i for i in config.incidents if _in_scope(i, viewer, video)]
+        windows = sorted(
+            (i.start_s - offset, i.end_s - offset, i.throughput_factor)
+            for i in incidents
+            if isinstance(i, IspCongestion)
+        )
+        return run_session(
+            config=config,
+            session_id=guid(rng),
+            offset_s=offset,
+            epoch_s=self.epoch0 + offset,
+            viewer=viewer,
+            video=video,
+            cursor=TraceCursor(table, rng.uniform(0, table.period), _disjoint(windows)),
+            incidents=incidents,
+            rng=rng,
+            continued=rng.random() < 0.2,
+            trace_name=table.name,
+        )
+
+
+#: The simulator of a worker process (set by its initializer).
+_WORKER: _Simulator | None = None
+
+#: Sessions per task sent to a worker, and tasks in flight per worker: enough
+#: to keep the workers busy while the parent writes, few enough that memory
+#: stays bounded (a session's lines are about half a megabyte).
+_BATCH = 8
+_IN_FLIGHT_PER_WORKER = 3
+
+#: Below this many expected sessions, ``workers=None`` simulates in-process:
+#: starting worker processes costs a few seconds.
+_MIN_SESSIONS_FOR_WORKERS = 100
+
+
+#: A session's result as it travels from a worker: time stamps as arrays and
+#: the lines of each kind joined by newlines. Pickling a million small strings
+#: and tuples costs several times more than this packing and its undoing.
+_Packed = tuple[array, str, array, str, str, dict[str, Any], dict[str, Any]]
+
+
+def _pack(result: SessionResult) -> _Packed:
+    events, requests = result.events, result.requests
+    return (
+        array("q", [ts for ts, _ in events]),
+        "\n".join([line for _, line in events]),
+        array("q", [ts for ts, _, _ in requests]),
+        "\n".join([standard for _, standard, _ in requests]),
+        "\n".join([realtime for _, _, realtime in requests]),
+        result.truth,
+        result.touched,
+    )
+
+
+def _unpack(packed: _Packed) -> SessionResult:
+    event_ts, events, request_ts, standard, realtime, truth, touched = packed
+
+    def lines(text: str) -> list[str]:  # no line is empty, nor holds a newline
+        return text.split("\n") if text else []
+
+    return SessionResult(
+        list(zip(event_ts, lines(events), strict=True)),
+        list(zip(request_ts, lines(standard), lines(realtime), strict=True)),
+        truth,
+        touched,
+    )
+
+
+def _init_worker(config: SimulationConfig, traces: list[Trace]) -> None:
+    global _WORKER
+    _WORKER = _Simulator(config, traces)
+
+
+def _run_batch(batch: list[_Task]) -> list[_Packed]:
+    if _WORKER is None:  # the pool's initializer sets it
+        raise RuntimeError("simulation worker used before its initializer ran")
+    return [_pack(_WORKER.run(*task)) for task in batch]
+
+
+def _worker_count(config: SimulationConfig) -> int:
+    """Processes to simulate sessions in (1: this one)."""
+    if config.workers is not None:
+        return config.workers
+    if config.expected_sessions() < _MIN_SESSIONS_FOR_WORKERS:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def _start_method() -> str:
+    """How to start workers: ``fork`` where it is safe, else ``spawn``.
+
+    A forked worker starts at once and inherits the loaded modules, but
+    forking a process that runs other threads (a progress bar, a Spark
+    gateway) can deadlock the child. A spawned worker imports the package
+    afresh, and re-imports the calling script: a script must then guard its
+    entry point with ``if __name__ == "__main__":``.
+    """
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    return "fork" if forkable and threading.active_count() == 1 else "spawn"
+
+
+#: Finished sessions with their tasks, in task order.
+_Sessions = Generator[tuple[_Task, SessionResult], None, None]
+
+
+def _in_process(simulator: _Simulator, tasks: Iterator[_Task]) -> _Sessions:
+    for task in tasks:
+        yield task, simulator.run(*task)
+
+
+def _in_workers(
+    config: SimulationConfig,
+    traces: list[Trace],
+    tasks: Iterator[_Task],
+    workers: int,
+) -> _Sessions:
+    """Sessions simulated by worker processes, yielded in task order.
+
+    A fixed number of batches is in flight at any time, so neither the queue
+    of tasks nor that of results grows with the size of the run.
+    """
+    context = multiprocessing.get_context(_start_method())
+    batches = iter(lambda: list(itertools.islice(tasks, _BATCH)), [])
+    with context.Pool(workers, _init_worker, (config, traces)) as pool:
+        in_flight: deque[tuple[list[_Task], AsyncResult[list[_Packed]]]]
+        in_flight = deque()
+        for batch in itertools.islice(batches, workers * _IN_FLIGHT_PER_WORKER):
+            in_flight.append((batch, pool.apply_async(_run_batch, (batch,))))
+        while in_flight:
+            batch, pending = in_flight.popleft()
+            results = pending.get()
+            following = next(batches, None)
+            if following is not None:
+                in_flight.append(
+                    (following, pool.apply_async(_run_batch, (following,)))
+                )
+            for task, packed in zip(batch, results, strict=True):
+                yield task, _unpack(packed)
+
+
 def simulate(
     config: SimulationConfig,
     out_dir: str | Path,
@@ -217,6 +408,9 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationSummary:
     """Simulate viewers, write player events, CDN logs and the ground truth.
+
+    Sessions are simulated in ``config.workers`` processes and written here
+    in time order; the output is the same for any number of workers.
 
     Parameters
     ----------
@@ -244,8 +438,14 @@ def simulate(
     world = World(config)
     _check_scopes(config, world)
     trace_list, trace_origin = _trace_source(config, traces)
-    pool = _TracePool(trace_list, config.throughput_scale)
-    logger.info("simulating about %d sessions into %s", config.expected_sessions(), out)
+    workers = _worker_count(config)
+    logger.info(
+        "simulating about %d sessions into %s (%d process%s)",
+        config.expected_sessions(),
+        out,
+        workers,
+        "" if workers == 1 else "es",
+    )
 
     # Imported here: the writer module is only needed once a run starts.
     from qos_ml.simulate._output import OutputWriter
@@ -263,51 +463,29 @@ def simulate(
         i.id: {"sessions": [], "failed_sessions": [], "request_ids": []}
         for i in config.incidents
     }
-    arrivals = random.Random(f"arrivals:{config.seed}")
-    rate = config.concurrency / config.expected_session_s()
     epoch0 = config.start.timestamp()
     expected = config.expected_sessions()
-    offset = 0.0
     last_end_ms = round(epoch0 * 1000)
-    index = 0
+    # TODO(#3): 1.08 M player events (+300 k CDN requests, both layouts) take
+    # 49 s of CPU in one process, 54-59 s with two workers (37-40 s simulating,
+    # 17-19 s merging and writing here, a third of it gzip): about 30 s of
+    # wall time on two idle cores, but 96-99 s (two workers) and 78 s (one)
+    # were measured at load averages of 6-15 on this shared machine, so "well
+    # under a minute" is not shown here. Next: fewer Python calls per segment
+    # request in the session, gzip in a thread.
+    tasks = _tasks(config, world.viewer_count)
+    sessions: _Sessions
+    if workers == 1:
+        sessions = _in_process(_Simulator(config, trace_list), tasks)
+    else:
+        sessions = _in_workers(config, trace_list, tasks, workers)
     try:
-        while True:
-            if config.sessions is not None and index >= config.sessions:
-                break
-            if config.duration_s is not None and offset >= config.duration_s:
-                break
-            # TODO(#3): sessions depend only on (seed, index, offset, viewer): they
-            # could be simulated in worker processes and merged here in order;
-            # one process does ~11k player events per CPU second today.
-            rng = random.Random(f"session:{config.seed}:{index}")
-            viewer = world.viewer(arrivals.randrange(world.viewer_count))
-            video = world.pick_video(rng)
-            table = pool.pick(rng, viewer.connection_type)
-            incidents = [i for i in config.incidents if _in_scope(i, viewer, video)]
-            windows = sorted(
-                (i.start_s - offset, i.end_s - offset, i.throughput_factor)
-                for i in incidents
-                if isinstance(i, IspCongestion)
-            )
-            result = run_session(
-                config=config,
-                session_id=guid(rng),
-                offset_s=offset,
-                epoch_s=epoch0 + offset,
-                viewer=viewer,
-                video=video,
-                cursor=TraceCursor(
-                    table, rng.uniform(0, table.period), _disjoint(windows)
-                ),
-                incidents=incidents,
-                rng=rng,
-                continued=rng.random() < 0.2,
-                trace_name=table.name,
-            )
+        for (index, offset, _), result in sessions:
             truth = result.truth
             writer.add(
                 result.events, result.requests, truth, round((epoch0 + offset) * 1000)
             )
+            summary.sessions += 1
             summary.player_events += len(result.events)
             summary.cdn_requests += len(result.requests)
             summary.stalls += len(truth["stalls"])
@@ -319,14 +497,12 @@ def simulate(
                 record["request_ids"].extend(entry["requests"])
                 if entry["failed"]:
                     record["failed_sessions"].append(truth["session_id"])
-            index += 1
             if progress is not None:
-                progress(index, max(expected, index))
-            offset += arrivals.expovariate(rate)
+                progress(index + 1, max(expected, index + 1))
     finally:
+        sessions.close()  # stops the workers if writing failed
         writer.close()
 
-    summary.sessions = index
     summary.outcomes = dict(sorted(outcomes.items()))
     summary.simulated_s = round(last_end_ms / 1000 - epoch0, 3)
     summary.files = {
@@ -403,7 +579,8 @@ def _write_manifest(
     manifest = {
         "generator": "qos_ml.simulate",
         "seed": config.seed,
-        "parameters": config.model_dump(mode="json"),
+        # Not the worker count: it does not change the output.
+        "parameters": config.model_dump(mode="json", exclude={"workers"}),
         "traces": {"source": source, "count": trace_count},
         "layout": {
             "player_events": "player_events/part-XXXXX.jsonl",
