@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qos-ml-installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-all test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,14 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# CI runs this: everything except tests marked `slow` (minutes of Spark work each
+# on 2 cores; see README, Development). `make test-all` runs those too.
 test: lint
-	$(PY) -m pytest --durations=25
+	$(VENV)/bin/qos-ml --lakehouse $(CURDIR)/lakehouse doctor
+	$(PY) -m pytest -m "not slow" --durations=25
+
+test-all: lint
+	$(PY) -m pytest --durations=40
 
 test-fast: setup
 	$(PY) -m pytest -m "not spark and not slow" -q

@@ -21,6 +21,9 @@ from qos_ml.features import (
     start_feature_stream,
 )
 
+# Minutes of Spark work per test on 2 cores (TODO(#6): shrink).
+pytestmark = pytest.mark.slow
+
 LABELS = (FEATURE_SETS.label("stall", 20.0), FEATURE_SETS.label("failure", None))
 #: Every feature of every built-in set, computed in one pass.
 ALL_BUILTIN = FeatureSet(
