@@ -85,7 +85,7 @@ class _Stages:
 
 
 @click.command("demo")
-@click.option("--sessions", default=1500, show_default=True, help="Simulated views.")
+@click.option("--sessions", default=400, show_default=True, help="Simulated views.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulation.")
 @click.option(
     "--traces",
