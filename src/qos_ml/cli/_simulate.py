@@ -52,6 +52,13 @@ from qos_ml._errors import ConfigError
     is_flag=True,
     help="Write the 26-field (2018) CloudFront standard log layout.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Processes simulating sessions (default: min(2, CPUs); in-process for "
+    "small runs). The files written do not depend on it.",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -63,6 +70,7 @@ def command(
     incidents: str,
     out_dir: str | None,
     legacy_layout: bool,
+    workers: int | None,
 ) -> None:
     """Simulate viewers streaming video: player events, CDN logs, ground truth.
 
@@ -87,6 +95,7 @@ def command(
             "concurrency": concurrency,
             "seed": seed,
             "legacy_layout": legacy_layout,
+            "workers": workers,
         }
         config = SimulationConfig.create(**values)
         if incidents == "default":
