@@ -172,8 +172,13 @@ def _simulate(
 
     shutil.rmtree(out, ignore_errors=True)
     # Short views keep the demo to minutes; many at once fill the minute windows.
+    # Small part files: ingestion reads a file as one row (TODO(#4)).
     sim = SimulationConfig.create(
-        sessions=sessions, seed=seed, mean_watch_s=150.0, concurrency=120.0
+        sessions=sessions,
+        seed=seed,
+        mean_watch_s=150.0,
+        concurrency=120.0,
+        rows_per_file=5_000,
     )
     sim = SimulationConfig.create(
         **{**sim.model_dump(), "incidents": tuple(default_incidents(sim))}
