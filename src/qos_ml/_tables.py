@@ -53,6 +53,7 @@ QUALITY_FLAGS = (
     "time_taken_out_of_range",
     "cmcd_invalid",
     "status_000",
+    "rtt_out_of_range",
 )
 
 SILVER_PLAYER_EVENTS = declare_table(

@@ -145,6 +145,11 @@ def test_edge_cases_of_standard_lines(spark, write_file):
         "\t".join(standard_line().split("\t")[:20]),
         "#Version: 1.0",
         "   ",
+        standard_line(time="25:61:00", x_edge_request_id="badtime"),
+        standard_line(x_edge_request_id="-"),
+        # A '\r' or U+2028 is no line break: no header starts mid-line.
+        "junk\r#Fields: a b\u2028#Fields: c",
+        standard_line(x_edge_request_id="after-junk") + "\r",
     ]
     path = write_file("edge.log", HEADER_33 + "\n".join(lines) + "\n")
     rows = {
@@ -164,7 +169,14 @@ def test_edge_cases_of_standard_lines(spark, write_file):
     assert rows[8]["_reason"] == "line has 20 fields, its field list has 33"
     assert rows[9]["kind"] == "comment"
     assert rows[10]["kind"] == "blank"
-    assert len(rows) == 10  # the final line break starts no line
+    assert rows[11]["_reason"] == "no valid request time on this line"
+    assert rows[12]["_reason"] is None  # no request id: silver derives one
+    assert rows[13]["_reason"] == "line has 1 fields, its field list has 33"
+    assert rows[13]["raw"] == "junk\r#Fields: a b\u2028#Fields: c"
+    assert rows[14]["_reason"] is None
+    assert rows[14]["x_edge_request_id"] == "after-junk"
+    assert not rows[14]["raw"].endswith("\r")
+    assert len(rows) == 14  # the final line break starts no line
 
 
 def test_lines_without_header_are_quarantined_unless_a_field_list_is_set(
@@ -230,9 +242,9 @@ def test_player_events_typed_with_case_kept(spark, write_file):
         _event(MetricType="REWIND"),
         '{"MetricType": "PLAY",',
         "[1, 2]",
-        "",
+        " ",
     ]  # fmt: skip
-    path = write_file("events/part-0.jsonl", "\n".join(lines))
+    path = write_file("events/part-0.jsonl", "\n".join(lines) + "\n")
     rows = {r["line_number"]: r for r in _parse(spark, "player_events", path).collect()}
 
     assert rows[1]["_reason"] is None
@@ -248,7 +260,79 @@ def test_player_events_typed_with_case_kept(spark, write_file):
     assert rows[5]["_reason"].startswith("field MetricType has value 'REWIND'")
     assert rows[6]["_reason"] == "not a JSON object"
     assert rows[7]["_reason"] == "not a JSON object"
-    assert rows[8]["kind"] == "blank"
+    assert (rows[8]["kind"], rows[8]["_reason"]) == ("blank", None)
+    assert len(rows) == 8  # the final line break starts no line
+
+
+def test_akamai_records_from_an_array_or_json_lines(spark, write_file):
+    good = {
+        "reqId": "r1",
+        "reqTimeSec": "1573840000",
+        "cliIP": "192.0.2.1",
+        "statusCode": "206",
+        "bytes": "4995",
+        "queryStr": "-",
+    }
+    records = [
+        good,
+        {**good, "reqId": None},
+        {**good, "reqId": "r3", "reqTimeSec": "yesterday"},
+        {**good, "reqId": "r4", "statusCode": "OK", "serverCountry": "sg"},
+    ]  # fmt: skip
+    array = write_file("ds2/batch.json", json.dumps(records, indent=2))
+    rows = _parse(spark, "akamai_ds2", array).orderBy("line_number").collect()
+
+    assert [r["line_number"] for r in rows] == [1, 2, 3, 4]
+    assert [r["_reason"] for r in rows] == [
+        None,
+        "required field reqId is missing",
+        "required field reqTimeSec is missing or not a number",
+        "field statusCode is not a number",
+    ]
+    assert rows[0]["status_code"] == 206
+    assert str(rows[0]["request_time"]) == "2019-11-15 17:46:40"
+    assert rows[3]["extra_fields"]["serverCountry"] == "sg"
+
+    lines = write_file("ds2/lines.json", json.dumps(good) + "\n\nnot json\n[1, 2\n")
+    rows = _parse(spark, "akamai_ds2", lines).orderBy("line_number").collect()
+    assert [(r["kind"], r["_reason"]) for r in rows] == [
+        ("data", None),
+        ("blank", None),
+        ("data", "not a JSON object"),
+        ("data", "not a JSON object"),
+    ]
+
+
+# -- sanity bounds and quality flags ------------------------------------------
+
+
+def test_the_finishers_can_raise_every_declared_flag_and_no_other():
+    from qos_ml._tables import QUALITY_FLAGS
+    from qos_ml.ingest._silver import (
+        CDN_BOUNDS,
+        CMCD_INVALID_FLAG,
+        PLAYER_BOUNDS,
+        STATUS_000_FLAG,
+        TIMESTAMP_FLAG,
+    )
+
+    raised = {b.flag for b in (*CDN_BOUNDS, *PLAYER_BOUNDS)}
+    raised |= {CMCD_INVALID_FLAG, STATUS_000_FLAG, TIMESTAMP_FLAG}
+    assert raised == set(QUALITY_FLAGS)
+    assert any(b.column == "rtt_ms" and b.flag == "rtt_out_of_range"
+               for b in PLAYER_BOUNDS)  # fmt: skip
+
+
+def test_bounds_reject_undeclared_flags_and_empty_ranges():
+    from qos_ml.ingest import Bound
+
+    with pytest.raises(ConfigError, match=r"'quality flag' has value 'too_slow'.*"
+                       r"allowed: a declared flag: duration_out_of_range"):  # fmt: skip
+        Bound("time_ms", 0.0, 1.0, "too_slow")
+    with pytest.raises(
+        ConfigError, match=r"'bound of rtt_ms' has value \(5\.0, 1\.0\)"
+    ):
+        Bound("rtt_ms", 5.0, 1.0, "rtt_out_of_range")
 
 
 # -- anonymisation ---------------------------------------------------------------
@@ -269,6 +353,11 @@ def test_ip_prefixes(spark):
         "::1": "::/48",
         "2001:0:1::": "2001:0:1::/48",
         "::ffff:192.0.2.33": "192.0.2.0/24",
+        "64:ff9b::192.0.2.33": "64:ff9b::/48",
+        "2001:db8:1:2:3:4:5:6:7": None,  # nine groups
+        "2001:db8:1:2:3:4:5": None,  # seven groups and no '::'
+        "1:2:3:4:5:6:7::8": None,  # '::' standing for no group
+        "2001:db8::g": None,
         "fe80::1%eth0": None,
         "1::2::3": None,
         "not an ip": None,

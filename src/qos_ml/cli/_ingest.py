@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from qos_ml.ingest import IngestReport, Source
+
+#: Counts of an IngestReport that add up over micro-batches.
+_COUNTS = (
+    "lines_in",
+    "bronze",
+    "quarantine",
+    "silver_new",
+    "duplicates",
+    "flagged",
+    "skipped_lines",
+)
 
 
 @click.command("ingest")
@@ -54,37 +70,62 @@ def command(
         source = sources.get(source_name)
     except PluginError as exc:
         raise click.BadParameter(str(exc), param_hint="--source") from exc
+    if stream and len(paths) != 1:
+        raise click.BadParameter(
+            f"--stream reads one landing folder; got {len(paths)} paths",
+            param_hint="PATHS",
+        )
+    if continuous and not stream:
+        raise click.BadParameter("--continuous needs --stream", param_hint="--stream")
     catalog = TableCatalog(load_config(ctx))
     options = {"pathGlobFilter": glob} if glob else {}
     console = Console()
 
     if stream:
-        if len(paths) != 1:
-            raise click.BadParameter(
-                f"--stream reads one landing folder; got {len(paths)} paths",
-                param_hint="PATHS",
-            )
         trigger = {"processingTime": "10 seconds"} if continuous else None
-        with console.status(f"Streaming {source.name} from {paths[0]}"):
+        batches: list[IngestReport] = []
+        with console.status(f"Streaming {source.name} from {paths[0]}") as status:
+
+            def on_report(report: IngestReport) -> None:
+                batches.append(report)
+                status.update(
+                    f"Streaming {source.name} from {paths[0]}: {len(batches)} "
+                    f"micro-batch(es), {sum(b.lines_in for b in batches)} rows in"
+                )
+
             query = start_ingest_stream(
-                paths[0], source, catalog, trigger=trigger, options=options
+                paths[0],
+                source,
+                catalog,
+                trigger=trigger,
+                options=options,
+                on_report=on_report,
             )
             query.awaitTermination()
-        console.print(f"Stream {query.name} stopped; counts per table:")
-        table = Table("table", "rows")
-        for key in (source.bronze_table, "quarantine.ingest", source.silver_table):
-            table.add_row(key, str(catalog.read(key).count()))
-        console.print(table)
+        error = query.exception()
+        if error is not None:
+            raise click.ClickException(f"stream {query.name} failed: {error}")
+        totals = {field: sum(getattr(b, field) for b in batches) for field in _COUNTS}
+        title = f"qos-ml ingest --stream {source.name} ({len(batches)} batches)"
+        console.print(_counts_table(title, source, totals))
         return
 
     with console.status(f"Ingesting {source.name} from {len(paths)} path(s)"):
         report = ingest_batch(list(paths), source, catalog, options=options)
-    table = Table("count", "rows", title=f"qos-ml ingest {source.name}")
-    table.add_row("rows in (input lines)", str(report.lines_in))
-    table.add_row(f"bronze ({source.bronze_table})", str(report.bronze))
-    table.add_row("quarantine (quarantine.ingest)", str(report.quarantine))
-    table.add_row(f"silver new ({source.silver_table})", str(report.silver_new))
-    table.add_row("silver duplicates (already there)", str(report.duplicates))
-    table.add_row("silver rows flagged (value out of range)", str(report.flagged))
-    table.add_row("header/comment/blank lines (not input)", str(report.skipped_lines))
-    console.print(table)
+    console.print(
+        _counts_table(f"qos-ml ingest {source.name}", source, report.as_dict())
+    )
+
+
+def _counts_table(title: str, source: Source, counts: dict[str, Any]) -> Table:
+    table = Table("count", "rows", title=title)
+    table.add_row("rows in (input lines)", str(counts["lines_in"]))
+    table.add_row(f"bronze ({source.bronze_table})", str(counts["bronze"]))
+    table.add_row("quarantine (quarantine.ingest)", str(counts["quarantine"]))
+    table.add_row(f"silver new ({source.silver_table})", str(counts["silver_new"]))
+    table.add_row("silver duplicates (already there)", str(counts["duplicates"]))
+    table.add_row("silver rows flagged (value out of range)", str(counts["flagged"]))
+    table.add_row(
+        "header/comment/blank lines (not input)", str(counts["skipped_lines"])
+    )
+    return table

@@ -48,11 +48,11 @@ def _records(files: DataFrame) -> DataFrame:
     content = F.col("content")
     as_array = F.from_json(content, "array<string>")
     is_array = F.ltrim(content).startswith("[")
-    lines = F.split(F.regexp_replace(content, "\n$", ""), "\n", -1)
+    lines = F.split(F.regexp_replace(content, "\n\\z", ""), "\n", -1)
     # An unreadable array stays one record, which is then quarantined whole.
     items = F.when(is_array, F.coalesce(as_array, F.array(content))).otherwise(lines)
     exploded = files.select("source_file", F.posexplode(items).alias("pos", "line"))
-    line = F.regexp_replace("line", "\r$", "")
+    line = F.regexp_replace("line", "\r\\z", "")
     return exploded.select(
         "source_file",
         (F.col("pos") + 1).cast("long").alias("line_number"),
@@ -103,8 +103,11 @@ class AkamaiDataStream2Source(Source):
             0,
             F.when(typed["req_id"].isNull(), F.lit("required field reqId is missing")),
         )
-        reason = F.when(F.col("_m").isNull(), F.lit("not a JSON object")).otherwise(
-            F.nullif(F.concat_ws("; ", F.array(*errors)), F.lit(""))
+        # Blank lines are no input rows and need no reason.
+        reason = (
+            F.when(F.col("kind") != "data", F.lit(None))
+            .when(F.col("_m").isNull(), F.lit("not a JSON object"))
+            .otherwise(F.nullif(F.concat_ws("; ", F.array(*errors)), F.lit("")))
         )
         known = [*_FIELDS, *_EXTRA_KNOWN]
         return df.select(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,56 +138,55 @@ def ingest_parsed(
     started = time.perf_counter()
     src = _source(source)
     spark = catalog.spark
-    parsed = parsed.withColumn("ingested_at", F.current_timestamp()).persist()
-    try:
-        counts = {
-            (r["kind"], r["ok"]): r["count"]
-            for r in parsed.groupBy("kind", F.col("_reason").isNull().alias("ok"))
-            .count()
-            .collect()
-        }
-        data = parsed.where(F.col("kind") == "data")
-        bronze = data.where(F.col("_reason").isNull())
-        quarantine = data.where(F.col("_reason").isNotNull()).select(
-            F.lit(src.name).alias("source"),
-            "source_file",
-            "line_number",
-            "raw",
-            F.col("_reason").alias("reason"),
-            "ingested_at",
-        )
-        _append(catalog, bronze, src.bronze_table, txn)
-        _append(catalog, quarantine, "quarantine.ingest", txn)
+    # Parsed lines and silver candidates are materialised once each
+    # (localCheckpoint): every later step plans against the stored rows, not
+    # against the parsing expressions again. Delta's MERGE re-plans its source
+    # without using persisted data, and the optimizer's constraint propagation
+    # over the wide parsing projections took minutes for real-time logs.
+    parsed = parsed.withColumn("ingested_at", F.current_timestamp()).localCheckpoint()
+    counts = {
+        (r["kind"], r["ok"]): r["count"]
+        for r in parsed.groupBy("kind", F.col("_reason").isNull().alias("ok"))
+        .count()
+        .collect()
+    }
+    data = parsed.where(F.col("kind") == "data")
+    bronze = data.where(F.col("_reason").isNull())
+    quarantine = data.where(F.col("_reason").isNotNull()).select(
+        F.lit(src.name).alias("source"),
+        "source_file",
+        "line_number",
+        "raw",
+        F.col("_reason").alias("reason"),
+        "ingested_at",
+    )
+    _append(catalog, bronze, src.bronze_table, txn)
+    _append(catalog, quarantine, "quarantine.ingest", txn)
 
-        key = catalog.config.pseudonymisation_key()
-        intermediate = src.to_silver(bronze)
-        if src.silver_table == "silver.cdn_requests":
-            silver = finish_cdn_requests(
-                intermediate, key=key, airports=airports_frame(spark)
-            )
-        else:
-            silver = finish_player_events(intermediate, key=key)
-        pk = list(catalog.spec(src.silver_table).primary_key)
-        silver = silver.persist()
-        try:
-            stats = silver.agg(
-                F.count(F.lit(1)).alias("n"),
-                # Flagged rows counted once however often they were replayed.
-                F.count_distinct(
-                    F.when(F.size("quality_flags") > 0, F.struct(*pk))
-                ).alias("flagged"),
-            ).first()
-            candidates = int(stats["n"]) if stats else 0
-            flagged = int(stats["flagged"]) if stats else 0
-            inserted = (
-                _merge(catalog, silver.dropDuplicates(pk), src.silver_table)
-                if candidates
-                else 0
-            )
-        finally:
-            silver.unpersist()
-    finally:
-        parsed.unpersist()
+    key = catalog.config.pseudonymisation_key()
+    intermediate = src.to_silver(bronze)
+    if src.silver_table == "silver.cdn_requests":
+        silver = finish_cdn_requests(
+            intermediate, key=key, airports=airports_frame(spark)
+        )
+    else:
+        silver = finish_player_events(intermediate, key=key)
+    pk = list(catalog.spec(src.silver_table).primary_key)
+    silver = silver.localCheckpoint()
+    stats = silver.agg(
+        F.count(F.lit(1)).alias("n"),
+        # Flagged rows counted once however often they were replayed.
+        F.count_distinct(F.when(F.size("quality_flags") > 0, F.struct(*pk))).alias(
+            "flagged"
+        ),
+    ).first()
+    candidates = int(stats["n"]) if stats else 0
+    flagged = int(stats["flagged"]) if stats else 0
+    inserted = (
+        _merge(catalog, silver.dropDuplicates(pk), src.silver_table)
+        if candidates
+        else 0
+    )
 
     bronze_n = counts.get(("data", True), 0)
     quarantine_n = counts.get(("data", False), 0)
@@ -263,6 +262,7 @@ def start_ingest_stream(
     trigger: Mapping[str, Any] | None = None,
     query_name: str | None = None,
     options: Mapping[str, str] | None = None,
+    on_report: Callable[[IngestReport], None] | None = None,
 ) -> StreamingQuery:
     """Start a streaming ingestion of the files arriving in a landing folder.
 
@@ -280,6 +280,9 @@ def start_ingest_stream(
         Restarting with the same name resumes exactly where it stopped.
     options : mapping, optional
         File source options, e.g. ``{"maxFilesPerTrigger": "1"}``.
+    on_report : callable, optional
+        Called with the :class:`IngestReport` of every micro-batch (in the
+        driver, after the batch is written), e.g. to add up the counts.
 
     Returns
     -------
@@ -293,7 +296,9 @@ def start_ingest_stream(
     parsed = src.parse(files)
 
     def process(batch: DataFrame, batch_id: int) -> None:
-        ingest_parsed(batch, src, catalog, txn=(name, batch_id))
+        report = ingest_parsed(batch, src, catalog, txn=(name, batch_id))
+        if on_report is not None:
+            on_report(report)
 
     return (
         parsed.writeStream.foreachBatch(process)

@@ -132,7 +132,9 @@ def split_lines(
     if header_prefix is None:
         segments = F.array(content)
     else:
-        pattern = f"(?m)^(?={re.escape(header_prefix)})"
+        # (?d): only '\n' ends a line, as in the line split below; a '\r' or
+        # U+2028 inside a line must not start a segment in its middle.
+        pattern = f"(?md)^(?={re.escape(header_prefix)})"
         segments = F.split(content, pattern, -1)
 
     # Lines of each segment; a segment that ends with a line break has no
@@ -172,7 +174,7 @@ def split_lines(
         F.posexplode("lines").alias("pos", "line"),
     )
 
-    line = F.regexp_replace("line", "\r$", "")
+    line = F.regexp_replace("line", "\r\\z", "")
     kind = F.when(line.rlike(r"\A[ \t\n\x0B\f\r]*\z"), "blank")
     if header_prefix is not None:
         kind = kind.when(line.startswith(header_prefix), "header")

@@ -97,13 +97,14 @@ class PlayerEventsSource(Source):
                         ),
                     )
                 )
-        for name in _REQUIRED:
-            errors.insert(
-                0,
-                F.when(
-                    typed[name].isNull(), F.lit(f"required field {name} is missing")
-                ),
-            )
+        # Missing required fields first, in the SDK schema's order.
+        errors = [
+            *(
+                F.when(typed[n].isNull(), F.lit(f"required field {n} is missing"))
+                for n in _REQUIRED
+            ),
+            *errors,
+        ]
         event_type = typed["MetricType"]
         errors.append(
             F.when(
@@ -115,8 +116,11 @@ class PlayerEventsSource(Source):
                 ),
             )
         )
-        reason = F.when(F.col("_m").isNull(), F.lit("not a JSON object")).otherwise(
-            F.nullif(F.concat_ws("; ", F.array(*errors)), F.lit(""))
+        # Blank lines are no input rows and need no reason.
+        reason = (
+            F.when(F.col("kind") != "data", F.lit(None))
+            .when(F.col("_m").isNull(), F.lit("not a JSON object"))
+            .otherwise(F.nullif(F.concat_ws("; ", F.array(*errors)), F.lit("")))
         )
 
         extra = F.map_filter("_m", lambda k, _: ~k.isin(*sorted(_KNOWN)))

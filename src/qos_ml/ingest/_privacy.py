@@ -22,6 +22,8 @@ _BLOCK = 64  # SHA-256 block size in bytes
 _IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
 _MAPPED = r"(?i)^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$"
 _IPV6 = r"^[0-9A-Fa-f:.]+$"
+#: One group of an expanded IPv6 address, or its embedded IPv4 tail.
+_GROUP = r"^[0-9a-f]{1,4}$|^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:
@@ -68,11 +70,15 @@ def _ipv6_prefix(address: Column) -> Column:
             F.split(part, ":", -1)
         )
 
-    # An embedded IPv4 tail counts as two 16-bit groups.
+    # An embedded IPv4 tail counts as two 16-bit groups. With '::' at least
+    # one zero group is left out; without it all eight are written.
     v4_tail = F.when(text.rlike(r"\d+\.\d+\.\d+\.\d+$"), 1).otherwise(0)
-    missing = 8 - F.size(groups(left)) - F.size(groups(right)) - v4_tail
+    gap = text.contains("::")
+    missing = F.when(
+        gap, 8 - F.size(groups(left)) - F.size(groups(right)) - v4_tail
+    ).otherwise(8 - F.size(F.split(text, ":", -1)) - v4_tail)
     expanded = F.when(
-        text.contains("::"),
+        gap,
         F.concat(groups(left), F.array_repeat(F.lit("0"), missing), groups(right)),
     ).otherwise(F.split(text, ":", -1))
     first3 = [F.regexp_replace(F.get(expanded, i), "^0+(?=.)", "") for i in (0, 1, 2)]
@@ -88,8 +94,8 @@ def _ipv6_prefix(address: Column) -> Column:
         text.rlike(_IPV6)
         & text.contains(":")
         & (F.size(F.split(text, "::", -1)) <= 2)
-        & (missing >= 0)
-        & F.forall(F.slice(expanded, 1, 3), lambda g: g.rlike("^[0-9a-f]{1,4}$"))
+        & F.when(gap, missing >= 1).otherwise(missing == 0)
+        & F.forall(expanded, lambda g: g.rlike(_GROUP))
     )
     return F.when(well_formed, F.concat(body, F.lit("::/48")))
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from qos_ml._tables import SILVER_CDN_REQUESTS, SILVER_PLAYER_EVENTS
+from qos_ml._errors import ConfigError
+from qos_ml._tables import QUALITY_FLAGS, SILVER_CDN_REQUESTS, SILVER_PLAYER_EVENTS
 from qos_ml.ingest._cmcd import cmcd_columns
 from qos_ml.ingest._enrich import with_edge_location, with_user_agent
 from qos_ml.ingest._privacy import ip_prefix, ip_version, keyed_hash
@@ -26,26 +27,65 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CDN_BOUNDS",
+    "CMCD_INVALID_FLAG",
     "PLAYER_BOUNDS",
+    "STATUS_000_FLAG",
+    "TIMESTAMP_FLAG",
     "Bound",
     "apply_bounds",
     "finish_cdn_requests",
     "finish_player_events",
+    "quality_flag",
 ]
+
+
+def quality_flag(name: str) -> str:
+    """Return ``name`` when it is one of :data:`qos_ml._tables.QUALITY_FLAGS`.
+
+    Raises
+    ------
+    ConfigError
+        For a flag the silver contract does not declare.
+    """
+    if name not in QUALITY_FLAGS:
+        raise ConfigError(
+            "quality flag", name, f"a declared flag: {', '.join(QUALITY_FLAGS)}"
+        )
+    return name
+
 
 #: Flag added when CloudFront logged status 000 (the viewer closed the
 #: connection before the response); the status itself becomes 0.
-STATUS_000_FLAG = "status_000"
+STATUS_000_FLAG = quality_flag("status_000")
+#: Flag of a CMCD value that is present but not a non-negative number.
+CMCD_INVALID_FLAG = quality_flag("cmcd_invalid")
+#: Flag of an event or request time before 2000 or more than a day ahead.
+TIMESTAMP_FLAG = quality_flag("timestamp_out_of_range")
 
 
 @dataclass(frozen=True)
 class Bound:
-    """Plausible range of a silver column; values outside become null + flag."""
+    """Plausible range of a silver column; values outside become null + flag.
+
+    Raises
+    ------
+    ConfigError
+        When ``flag`` is not in ``QUALITY_FLAGS`` or ``low`` exceeds ``high``.
+    """
 
     column: str
     low: float | None
     high: float | None
     flag: str
+
+    def __post_init__(self) -> None:
+        quality_flag(self.flag)
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ConfigError(
+                f"bound of {self.column}",
+                (self.low, self.high),
+                "a low end not above the high end",
+            )
 
 
 HOUR_MS = 3_600_000.0
@@ -62,14 +102,16 @@ PLAYER_BOUNDS = (
     Bound("avg_bitrate_kbps", 0.0, 1_000_000.0, "bitrate_out_of_range"),
     Bound("bitrate_from_kbps", 0.0, 1_000_000.0, "bitrate_out_of_range"),
     Bound("bitrate_to_kbps", 0.0, 1_000_000.0, "bitrate_out_of_range"),
+    # A round trip of more than a minute is a broken measurement.
+    Bound("rtt_ms", 0.0, 60_000.0, "rtt_out_of_range"),
 )
 CDN_BOUNDS = (
     Bound("time_taken_s", 0.0, 3600.0, "time_taken_out_of_range"),
     Bound("ttfb_s", 0.0, 3600.0, "time_taken_out_of_range"),
-    Bound("cmcd_bl_ms", None, HOUR_MS, "cmcd_invalid"),
-    Bound("cmcd_d_ms", None, HOUR_MS, "cmcd_invalid"),
-    Bound("cmcd_br_kbps", None, 1_000_000.0, "cmcd_invalid"),
-    Bound("cmcd_tb_kbps", None, 1_000_000.0, "cmcd_invalid"),
+    Bound("cmcd_bl_ms", None, HOUR_MS, CMCD_INVALID_FLAG),
+    Bound("cmcd_d_ms", None, HOUR_MS, CMCD_INVALID_FLAG),
+    Bound("cmcd_br_kbps", None, 1_000_000.0, CMCD_INVALID_FLAG),
+    Bound("cmcd_tb_kbps", None, 1_000_000.0, CMCD_INVALID_FLAG),
 )
 #: Timestamps before this are broken clocks or epoch confusions.
 EARLIEST = "2000-01-01 00:00:00"
@@ -112,7 +154,7 @@ def apply_bounds(
                 (ts < F.lit(EARLIEST).cast("timestamp"))
                 | (ts > F.current_timestamp() + F.expr("INTERVAL 1 DAY"))
             ),
-            "timestamp_out_of_range",
+            TIMESTAMP_FLAG,
         )
     )
     new_flags = F.array_compact(
@@ -163,7 +205,7 @@ def finish_cdn_requests(df: DataFrame, *, key: bytes, airports: DataFrame) -> Da
     parsed = cmcd_columns(F.col("cmcd_payload"))
     for column, (value, invalid) in parsed.items():
         df = df.withColumn(column, F.coalesce(F.col(column), value))
-        flags.append(F.when(invalid, F.lit("cmcd_invalid")))
+        flags.append(F.when(invalid, F.lit(CMCD_INVALID_FLAG)))
     flags.append(F.when(F.col("status") == 0, F.lit(STATUS_000_FLAG)))
 
     ip = F.trim(F.col("client_ip"))
