@@ -104,13 +104,6 @@ def _cli(simulated, *args):
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "TODO(#4): under CliRunner the counts table of `qos-ml ingest` reached the "
-        "process stdout instead of result.output in the last run"
-    ),
-)
 def test_cli_ingests_simulated_realtime_logs(simulated):
     result = _cli(
         simulated,
