@@ -149,26 +149,15 @@ def parse_delimited(
         segment_columns=per_segment,
     )
 
-    # TODO(#4): for the 33-field layout the generated code of this projection
-    # after the line explode grows beyond 64 KB, Spark falls back from
-    # whole-stage codegen and the benchmark (1M lines) runs far below the
-    # 0.7 target; split the typing into a second projection or a struct.
-    # Trailing tabs carry no field (CloudFront writes '-' for an empty value).
-    # Everything below is one projection: repeated sub-expressions (the split,
-    # each field's value) are computed once per row by Spark's code generation.
-    values = F.split(F.regexp_replace("line", "\t+$", ""), "\t", -1)
-    raw_values: dict[str, Column] = {}
-    typed: dict[str, Column] = {}
-    errors: list[Column] = []
-    for field in known:
-        name = column_name(field)
-        raw = F.nullif(F.get(values, F.col(f"_p_{name}") - 1), F.lit("-"))
-        raw_values[field] = raw
-        typed[name] = typed_value(raw, kinds[field])
-        error = _type_error(field, raw, kinds[field], typed[name])
-        if error is not None:
-            errors.append(error)
-
+    # Three projections, on purpose: split each line once; pick every field's
+    # raw value; type them. In one projection the generated code grows past
+    # the JVM's 64 KB method limit for the 33-field layout, and Spark then
+    # interprets it, re-splitting the line for every field. Trailing tabs
+    # carry no field (CloudFront writes '-' for an empty value).
+    values = F.col("_values")
+    lines = lines.withColumn(
+        "_values", F.split(F.regexp_replace("line", "\t+$", ""), "\t", -1)
+    )
     n_values = F.size(values)
     n_fields = F.size("_fields")
     structural = F.when(
@@ -183,6 +172,36 @@ def parse_delimited(
             n_fields.cast("string"),
         ),
     )
+    extra = F.map_from_arrays(
+        F.col("_extra_names"),
+        F.transform("_extra_pos", lambda p: F.nullif(F.get(values, p - 1), F.lit("-"))),
+    )
+    lines = lines.select(
+        "source_file",
+        "line_number",
+        "kind",
+        "line",
+        structural.alias("_structural"),
+        extra.alias("extra_fields"),
+        *(
+            F.nullif(
+                F.get(values, F.col(f"_p_{column_name(f)}") - 1), F.lit("-")
+            ).alias(f"_r_{column_name(f)}")
+            for f in known
+        ),
+    )
+
+    raw_values: dict[str, Column] = {}
+    typed: dict[str, Column] = {}
+    errors: list[Column] = []
+    for field in known:
+        name = column_name(field)
+        raw = F.col(f"_r_{name}")
+        raw_values[field] = raw
+        typed[name] = typed_value(raw, kinds[field])
+        error = _type_error(field, raw, kinds[field], typed[name])
+        if error is not None:
+            errors.append(error)
     missing = [
         F.when(raw_values[f].isNull(), F.lit(f"required field {f} is missing"))
         for f in required
@@ -192,13 +211,9 @@ def parse_delimited(
 
     request_time = time_column(typed) if time_column is not None else F.lit(None)
     reason = F.coalesce(
-        structural,
+        F.col("_structural"),
         field_errors,
         F.when(request_time.isNull(), F.lit("no valid request time on this line")),
-    )
-    extra = F.map_from_arrays(
-        F.col("_extra_names"),
-        F.transform("_extra_pos", lambda p: F.nullif(F.get(values, p - 1), F.lit("-"))),
     )
     return lines.select(
         "source_file",
@@ -207,6 +222,6 @@ def parse_delimited(
         F.col("line").alias("raw"),
         request_time.cast("timestamp").alias("request_time"),
         *(column.alias(name) for name, column in typed.items()),
-        extra.alias("extra_fields"),
+        "extra_fields",
         reason.alias("_reason"),
     )

@@ -62,8 +62,8 @@ def read_files(
     DataFrame
     """
     # TODO(#4): a file is one row (wholetext), so one task parses it and it
-    # must fit in 2 GB; split very large logs upstream or add a line-based
-    # reader without line numbers for them.
+    # must fit in 2 GB (gzip CDN logs rotate far below that); split larger
+    # logs upstream.
     reader = spark.readStream if streaming else spark.read
     reader = reader.format("text").option("wholetext", "true")
     for key, value in (options or {}).items():
@@ -166,11 +166,21 @@ def split_lines(
         else F.lit(None).cast("array<string>")
     )
     extra = segment_columns(header) if segment_columns else {}
+    # Two selects, on purpose: in one, Spark evaluates the non-generator
+    # columns *after* the explode, so every line row would carry its whole
+    # segment (a 4 MB file became 4 MB per line: out of memory) and the
+    # per-segment work would run once per line.
     per_segment = per_segment.select(
         "source_file",
         "offset",
         header.alias("header"),
         *(column.alias(name) for name, column in extra.items()),
+        "lines",
+    ).select(
+        "source_file",
+        "offset",
+        "header",
+        *extra,
         F.posexplode("lines").alias("pos", "line"),
     )
 
