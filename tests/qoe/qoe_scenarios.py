@@ -135,6 +135,58 @@ def replay() -> list[dict[str, Any]]:
     ]
 
 
+def seek_stalls_at_rounding_limits() -> list[dict[str, Any]]:
+    """Seek-induced stalls whose start lands on the limits of the seek window.
+
+    Not in :func:`all_events` (the aggregates of the gold tests are computed by
+    hand from those). Players round the seek time, the stall's end and its
+    length to whole milliseconds separately, so the start of a seek-induced
+    stall (end less length) can be 1 ms before the seek: 5.819 - 2.229 = 3.590
+    for a seek at 3.591 (the simulator's seed 5 has such stalls). In epoch
+    seconds as doubles that difference is -0.0010002 s, which a floating-point
+    window test takes for a stall before the seek.
+    """
+    u, kw = "u_seekms", {"session": "s-seekms"}
+    return [
+        event("PLAY", 0, u, **kw),
+        event("FIRSTFRAME", 1.0, u, time_ms=1000.0, **kw),
+        *streams(u, [2, 3], 800.0, 1.0, **kw),
+        # Starts 1 ms before its seek (rounding): seek-induced, 2.229 s.
+        event("SEEK", 3.591, u, seek_from_s=2.591, seek_to_s=100.0, **kw),
+        event(
+            "BUFFER", 5.819, u, buffer_type="ScreenFreezedBuffer", time_ms=2229.0,
+            **kw,
+        ),
+        *streams(u, [6, 7], 800.0, 101.0, **kw),
+        # Starts exactly 2 s after its seek: seek-induced, 1.5 s.
+        event("SEEK", 8.0, u, seek_from_s=102.0, seek_to_s=200.0, **kw),
+        event(
+            "BUFFER", 11.5, u, buffer_type="ScreenFreezedBuffer", time_ms=1500.0,
+            **kw,
+        ),
+        *streams(u, [12], 800.0, 201.0, **kw),
+        # Starts 2.001 s after its seek: connection-induced, 0.5 s.
+        event("SEEK", 13.0, u, seek_from_s=201.5, seek_to_s=300.0, **kw),
+        event(
+            "BUFFER", 15.501, u, buffer_type="ScreenFreezedBuffer", time_ms=500.0,
+            **kw,
+        ),
+        event("STOP", 16, u, playhead_s=300.5, **kw),
+    ]  # fmt: skip
+
+
+#: Expected figures of :func:`seek_stalls_at_rounding_limits`: stalls of 2.229,
+#: 1.5 (both after a seek) and 0.5 s; 15 s from the first frame to the end.
+EXPECTED_SEEK_ROUNDING: dict[str, Any] = {
+    "attempts": 1, "plays": 1, "seek_count": 3,
+    "rebuffer_count": 3, "rebuffer_duration_s": 4.229,
+    "connection_rebuffer_count": 1, "connection_rebuffer_duration_s": 0.5,
+    "play_time_s": 10.771, "watch_time_s": 15.0,
+    "rebuffering_ratio": 4.229 / 15,
+    "connection_induced_rebuffering_ratio": 0.5 / 11.271,
+}  # fmt: skip
+
+
 def all_events() -> list[dict[str, Any]]:
     return [
         *normal_with_startup_stall(),

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 from qoe_events import at, cdn_requests, event, player_events
-from qoe_scenarios import EXPECTED, all_events, normal_with_startup_stall
+from qoe_scenarios import (
+    EXPECTED,
+    EXPECTED_SEEK_ROUNDING,
+    all_events,
+    normal_with_startup_stall,
+    seek_stalls_at_rounding_limits,
+)
 
 from qos_ml import ConfigError, SchemaMismatchError
 from qos_ml.qoe import (
@@ -53,6 +59,16 @@ def test_hand_computed_metrics(gold_rows, key):
     for column, expected in EXPECTED[key].items():
         if isinstance(expected, float):
             assert row[column] == pytest.approx(expected), column
+        else:
+            assert row[column] == expected, column
+
+
+def test_seek_window_limits_are_exact_to_the_millisecond(spark):
+    events = player_events(spark, seek_stalls_at_rounding_limits())
+    (row,) = compute_views(events).collect()
+    for column, expected in EXPECTED_SEEK_ROUNDING.items():
+        if isinstance(expected, float):
+            assert row[column] == pytest.approx(expected, abs=1e-6), column
         else:
             assert row[column] == expected, column
 
