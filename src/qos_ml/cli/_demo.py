@@ -142,8 +142,12 @@ def command(
         lambda: _rules(catalog, sim_dir, webhook, console),
     )
 
+    dashboard = stages.run(
+        "dashboard", lambda: _dashboard(catalog, config.lakehouse_root, console)
+    )
+
     console.rule(f"done in {time.perf_counter() - started:.0f} s")
-    _where(config, catalog, summary, reports, gold, models, alerts, console)
+    _where(config, catalog, summary, reports, gold, models, alerts, dashboard, console)
 
 
 def _environment(config: QosConfig, console: Console) -> None:
@@ -310,6 +314,16 @@ def _rules(
     return {"alerts": len(batch.alerts), "backtest": report.per_rule}
 
 
+def _dashboard(catalog: TableCatalog, root: Path, console: Console) -> Path:
+    from qos_ml.dashboard import build_dashboard
+
+    out = build_dashboard(catalog, root / "dashboard.html")
+    console.print(
+        f"wrote {out}; 'qos-ml dashboard --serve' serves it live", highlight=False
+    )
+    return out
+
+
 def _where(
     config: QosConfig,
     catalog: TableCatalog,
@@ -318,6 +332,7 @@ def _where(
     gold: dict[str, int],
     models: dict[str, dict[str, Any]],
     alerts: dict[str, Any],
+    dashboard: Path,
     console: Console,
 ) -> None:
     table = Table("what", "where")
@@ -331,6 +346,7 @@ def _where(
     ):
         table.add_row(key, catalog.qualified_name(key))
     table.add_row("MLflow", f"mlflow ui --backend-store-uri {config.tracking_uri}")
+    table.add_row("dashboard", str(dashboard))
     console.print(table)
     console.print(
         f"views {gold.get('gold.views', 0):,}; alerts {alerts['alerts']}; "

@@ -29,6 +29,7 @@ from qos_ml.features._definitions import (
     Label,
     ObservationPolicy,
 )
+from qos_ml.qoe._views import seek_explains_stall, stall_start_us
 
 __all__ = [
     "DEFAULT_LOOKBACK_S",
@@ -152,6 +153,9 @@ def prepare_player_events(
         "*",
         F.when(raw_stall, buffer_s).alias("stall_s"),
         F.when(raw_stall, F.col("_t") - buffer_s).alias("stall_start_t"),
+        F.when(
+            raw_stall, stall_start_us(F.unix_micros("event_time"), F.col("time_ms"))
+        ).alias("_stall_start_us"),
         ((event_type == "ERROR") & F.coalesce(F.col("error_fatal"), F.lit(True))).alias(
             "is_fatal_error"
         ),
@@ -169,19 +173,21 @@ def prepare_player_events(
     )
 
     # Seek-induced stalls: a SEEK of the session shortly before the stall began.
+    # The rule of the views (qos_ml.qoe), in exact microseconds.
     seeks = events.where(event_type == "SEEK").select(
-        F.col("session_key").alias("_seek_session"), F.col("_t").alias("_seek_t")
+        F.col("session_key").alias("_seek_session"),
+        F.unix_micros("event_time").alias("_seek_us"),
     )
     stalls = events.where(F.col("stall_start_t").isNotNull()).select(
-        "event_id", "session_key", "stall_start_t"
+        "event_id", "session_key", "_stall_start_us"
     )
+    window_us = F.lit(round(seek_window_s * 1_000_000)).cast("long")
     induced = (
         stalls.join(
             seeks,
             (F.col("_seek_session") == F.col("session_key"))
-            & (F.col("_seek_t") <= F.col("stall_start_t"))
-            & (
-                F.col("_seek_t") >= F.col("stall_start_t") - F.lit(float(seek_window_s))
+            & seek_explains_stall(
+                F.col("_stall_start_us"), F.col("_seek_us"), window_us
             ),
         )
         .select("event_id")
@@ -207,7 +213,7 @@ def prepare_player_events(
         & (F.col("_rid_t") > F.col("_t") - F.lit(ENRICH_LOOKBACK_S)),
         "left",
     )
-    return events.drop("_seek_induced", "_rid", "_rid_t")
+    return events.drop("_seek_induced", "_stall_start_us", "_rid", "_rid_t")
 
 
 def observation_points(

@@ -154,6 +154,25 @@ def _seconds(e: Column) -> Column:
     return e["us"] / F.lit(1_000_000.0)
 
 
+def stall_start_us(event_us: Column, time_ms: Column) -> Column:
+    """Start of a stall in epoch microseconds: its BUFFER time less its length."""
+    return event_us - F.round(F.coalesce(time_ms, F.lit(0.0)) * 1000.0).cast("long")
+
+
+def seek_explains_stall(start_us: Column, seek_us: Column, window_us: Column) -> Column:
+    """Whether a SEEK at ``seek_us`` caused a stall that began at ``start_us``.
+
+    The stall must begin at most ``window_us`` after the seek. Players round
+    the seek time, the stall's end and its length to whole milliseconds
+    separately, so the start derived from them can fall up to 1 ms before the
+    seek. Exact integer arithmetic: in double epoch seconds (~1.8e9) the 1 ms
+    limit itself is off by ~2e-7 s. The one definition used by the views and
+    by the features.
+    """
+    gap = start_us - seek_us
+    return (gap >= F.lit(-1000)) & (gap <= window_us)
+
+
 def _first(events: Column, predicate: Callable[[Column], Column]) -> Column:
     """The first event matching a predicate, or null."""
     return F.get(F.filter(events, predicate), 0)
@@ -369,18 +388,12 @@ def views_from_sessions(
         # The seek test is exact integer arithmetic in microseconds: in epoch
         # seconds (~1.8e9) a double is off by ~2e-7 s, which decides a stall
         # that starts right at the 1 ms rounding limit.
-        start_us = e["us"] - F.round(
-            F.coalesce(e["time_ms"], F.lit(0.0)) * 1000.0
-        ).cast("long")
+        start_us = stall_start_us(e["us"], e["time_ms"])
         seek_induced = F.exists(
             v,
             lambda s: (
                 (s["event_type"] == "SEEK")
-                # Players round the seek time, the stall's end and its length
-                # to whole milliseconds separately: the start derived from them
-                # can fall up to 1 ms before the seek.
-                & (start_us - s["us"] >= F.lit(-1000))
-                & (start_us - s["us"] <= window_us)
+                & seek_explains_stall(start_us, s["us"], window_us)
             ),
         )
         return F.struct(
