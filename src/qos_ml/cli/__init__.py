@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "qos_ml.cli._train",
     "qos_ml.cli._features",
     "qos_ml.cli._dashboard",
+    "qos_ml.cli._privacy",
 )
 
 
