@@ -50,6 +50,9 @@ def configure_mlflow(config: QosConfig | None = None) -> str:
     # Spark workers that load models read these too.
     os.environ["MLFLOW_TRACKING_URI"] = config.tracking_uri
     os.environ["MLFLOW_REGISTRY_URI"] = config.registry_uri
+    # One progress bar per artifact download buries the jobs' own progress
+    # lines; a user who wants them sets the variable first.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     name = config.experiment_name
     if config.tracking_uri == "databricks" and not name.startswith("/"):

@@ -300,8 +300,21 @@ def _rules(
     }
     truth = spark.createDataFrame(pd.DataFrame(incident_truth(sim_dir)))
     report = backtest(chosen, inputs, truth)
+    table = Table(
+        "rule", "alerts", "precision", "incidents", "detected", "median detect s"
+    )
     for row in report.per_rule:
-        console.print(row, highlight=False)
+        table.add_row(
+            row["rule"],
+            str(row["alerts"]),
+            "-" if row["precision"] is None else f"{row['precision']:.2f}",
+            str(row["incidents"]),
+            str(row["detected"]),
+            "-"
+            if row["median_time_to_detect_s"] is None
+            else f"{row['median_time_to_detect_s']:.0f}",
+        )
+    console.print(table)
 
     sinks = [WebhookSink(url=webhook)] if webhook else []
     engine = AlertEngine(chosen, catalog, sinks=sinks)

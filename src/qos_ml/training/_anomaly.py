@@ -106,7 +106,7 @@ class _RobustBaseline:
     def _stats(frame: pd.DataFrame, by: list[Any], metrics: list[str]) -> pd.DataFrame:
         grouped = frame.groupby(by, observed=True)[metrics]
         median = grouped.median()
-        mad = grouped.agg(lambda s: (s - s.median()).abs().median())
+        mad = grouped.agg(_mad)
         count = grouped.count()
         return pd.concat({"median": median, "mad": mad, "count": count}, axis=1)
 
@@ -165,6 +165,14 @@ class _RobustBaseline:
             values = frame[metric].to_numpy(dtype="float64")
             out[metric] = (values - median) / scale
         return out
+
+
+def _mad(values: pd.Series) -> float:
+    """Median absolute deviation; NaN (and no numpy warning) when all values are."""
+    present = values.dropna()
+    if present.empty:  # a metric undefined in every minute of the group
+        return float("nan")
+    return float((present - present.median()).abs().median())
 
 
 def _orient(
