@@ -114,6 +114,7 @@ BUILTIN_TABLE_MODULES = (
     "qos_ml.ingest._tables",
     "qos_ml.qoe._tables",
     "qos_ml.features._tables",
+    "qos_ml.serving._tables",
     "qos_ml.sinks._tables",
     "qos_ml.rules._tables",
 )

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "qos_ml.cli._replay",
     "qos_ml.cli._train",
     "qos_ml.cli._features",
+    "qos_ml.cli._serve",
     "qos_ml.cli._dashboard",
     "qos_ml.cli._privacy",
 )

@@ -11,7 +11,10 @@
   (``alerts.alerts``, MERGE on a deterministic id), deliveries to sinks;
 * :func:`start_alert_stream`: the same per micro-batch (``foreachBatch``);
 * :func:`backtest`: what a rule set would have fired over history, with
-  precision, recall and time to detect against known incidents.
+  precision, recall and time to detect against known incidents;
+* :class:`LiveJob`: the live stream scored with the champion models
+  (:mod:`qos_ml.serving`) beside the rules, alerts delivered to the sinks; a
+  model that cannot be loaded raises a ``model_unavailable`` alert.
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ from qos_ml.rules._engine import (
     assign_incidents,
     measure,
 )
+from qos_ml.rules._live import (
+    DEFAULT_MODELS,
+    CycleReport,
+    LiveJob,
+    ModelUnavailable,
+    default_live_rules,
+)
 from qos_ml.rules._params import COMPARISONS, Param, duration_seconds, validate_params
 from qos_ml.rules._registry import (
     ENTRY_POINT_GROUP,
@@ -72,6 +82,7 @@ from qos_ml.rules._tables import RULE_STATE
 __all__ = [
     "AGGREGATIONS",
     "COMPARISONS",
+    "DEFAULT_MODELS",
     "ENTRY_POINT_GROUP",
     "EXPLANATION_FIELDS",
     "INCIDENT_COLUMNS",
@@ -90,11 +101,14 @@ __all__ = [
     "CacheHitRatioDrop",
     "Cdn5xxRate",
     "CmcdBufferStarvation",
+    "CycleReport",
     "DeclarativeRule",
     "ErrorEventShare",
     "ExitBeforeVideoStart",
     "FailureModelScore",
+    "LiveJob",
     "ModelScoreRule",
+    "ModelUnavailable",
     "Param",
     "PlayerErrorRate",
     "RebufferingRatio",
@@ -108,6 +122,7 @@ __all__ = [
     "assign_incidents",
     "backtest",
     "compare",
+    "default_live_rules",
     "duration_seconds",
     "load_rule_file",
     "measure",
