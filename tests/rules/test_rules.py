@@ -257,3 +257,18 @@ def test_rule_contract(name: str) -> None:
     with pytest.raises(RuleError, match=rf"rule '{name}': unknown parameter"):
         rules.get(name, no_such_parameter=1)
     assert rules.get(name, severity="critical").params["severity"] == "critical"
+
+
+@pytest.mark.spark
+def test_explanations_print_nulls_as_na(spark) -> None:
+    from qos_ml.rules import render_explanation
+
+    rows = spark.createDataFrame(
+        [(0.5, None, "edge=FRA56"), (None, 0.25, "edge=LAX1")],
+        "observed double, threshold double, scope_key string",
+    )
+    text = render_explanation("{scope}: {observed:.2f} vs {threshold:.1%} ({observed})")
+    assert [r[0] for r in rows.select(text).collect()] == [
+        "edge=FRA56: 0.50 vs n/a (0.5000)",
+        "edge=LAX1: n/a vs 25.0% (n/a)",
+    ]

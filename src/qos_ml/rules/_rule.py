@@ -137,6 +137,8 @@ def render_explanation(template: str) -> Column:
                 text = F.format_string(f"%.{spec_match.group(1)}f", column)
             else:
                 text = F.format_string("%.4g", column.cast("double"))
+            # format_string renders a null argument as text ("nu" at %.2f).
+            text = F.when(column.isNotNull(), text)
         else:
             text = column.cast("string")
         parts.append(F.coalesce(text, F.lit("n/a")))
