@@ -15,6 +15,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,11 @@ def command(
         lambda: _rules(catalog, sim_dir, webhook, console),
     )
 
+    live = stages.run(
+        "live: replay, score with the champions, rules, alerts",
+        lambda: _live(catalog, config.landing / "demo", seed, webhook, console),
+    )
+    alerts["live"] = live
     dashboard = stages.run(
         "dashboard", lambda: _dashboard(catalog, config.lakehouse_root, console)
     )
@@ -327,6 +333,84 @@ def _rules(
     return {"alerts": len(batch.alerts), "backtest": report.per_rule}
 
 
+#: The live window starts this long after the history's start, past its end.
+LIVE_OFFSET = timedelta(hours=2)
+#: Query-name prefix of the demo's live job (its checkpoints).
+LIVE_PREFIX = "demo_live"
+
+
+def _live(
+    catalog: TableCatalog,
+    demo_dir: Path,
+    seed: int,
+    webhook: str | None,
+    console: Console,
+) -> dict[str, int]:
+    """Replay a fresh window with incidents while the live job runs.
+
+    The live job ingests what has landed, scores it with the champions,
+    evaluates the rules and alerts, cycle after cycle, until the replay ends.
+    """
+    import threading
+
+    from qos_ml.rules import LiveJob, default_live_rules
+    from qos_ml.simulate import SimulationConfig, default_incidents, replay, simulate
+    from qos_ml.sinks import WebhookSink
+
+    source, landing = demo_dir / "live_source", demo_dir / "live"
+    # A rerun replays the same file names: its streams start from scratch.
+    stale = list(catalog.config.checkpoints.glob(f"{LIVE_PREFIX}_*"))
+    for folder in (source, landing, *stale):
+        shutil.rmtree(folder, ignore_errors=True)
+    start = SimulationConfig.model_fields["start"].default + LIVE_OFFSET
+    sim = SimulationConfig.create(
+        sessions=40, seed=seed + 1, start=start, mean_watch_s=90.0,
+        concurrency=40.0, rows_per_file=2_000,
+    )  # fmt: skip
+    sim = SimulationConfig.create(
+        **{**sim.model_dump(), "incidents": tuple(default_incidents(sim))}
+    )
+    summary = simulate(sim, source)
+    console.print(
+        f"live window: {summary.sessions} views, {summary.player_events:,} player "
+        f"events with {len(sim.incidents)} incidents, replayed 30x into {landing}",
+        highlight=False,
+    )
+    job = LiveJob(
+        catalog,
+        landing=landing,
+        rules=default_live_rules(gold=True),
+        sinks=[WebhookSink(url=webhook)] if webhook else [],
+        gold=True,
+        prefix=LIVE_PREFIX,
+    )
+    replayer = threading.Thread(
+        target=replay,
+        args=(source, landing),
+        kwargs={"speedup": 30.0, "max_duration_s": 600.0},
+        name="qos-ml-demo-replay",
+        daemon=True,
+    )
+    replayer.start()
+    totals = {"cycles": 0, "score_rows": 0, "alerts": 0}
+    while True:
+        arriving = replayer.is_alive()
+        report = job.run_once(final=not arriving)
+        totals["cycles"] += 1
+        totals["score_rows"] += report.score_rows
+        totals["alerts"] += len(report.alerts)
+        models = ", ".join(f"{n} {state}" for n, state in report.models.items())
+        console.print(
+            f"cycle {report.cycle}: {report.score_rows:,} rows scored, "
+            f"{len(report.alerts)} alert(s) "
+            f"({', '.join(sorted({a['rule'] for a in report.alerts})) or 'none'}) "
+            f"in {report.seconds:.0f} s; {models}",
+            highlight=False,
+        )
+        if not arriving:
+            return totals
+
+
 def _dashboard(catalog: TableCatalog, root: Path, console: Console) -> Path:
     from qos_ml.dashboard import build_dashboard
 
@@ -362,7 +446,8 @@ def _where(
     table.add_row("dashboard", str(dashboard))
     console.print(table)
     console.print(
-        f"views {gold.get('gold.views', 0):,}; alerts {alerts['alerts']}; "
+        f"views {gold.get('gold.views', 0):,}; alerts {alerts['alerts']} from "
+        f"history, {alerts['live']['alerts']} from the live replay; "
         f"buffering PR-AUC {models['buffering']['pr_auc']}; "
         f"failure PR-AUC {models['failure']['pr_auc']}",
         highlight=False,
