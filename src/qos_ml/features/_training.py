@@ -174,6 +174,10 @@ def sample_for_balance(
     return sampled, fraction
 
 
+def _as_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def build_training_set(
     catalog: TableCatalog,
     feature_set: FeatureSet | str,
@@ -282,9 +286,10 @@ def build_training_set(
         "feature_set_version": feature_set.version,
         "label": the_label.name,
         "label_kind": the_label.kind,
-        "horizon_s": the_label.horizon_s,
-        "observation_every_s": policy.every_s,
-        "negatives_per_positive": negatives_per_positive,
+        # Recorded in DoubleType columns: whole numbers given as int are floats.
+        "horizon_s": _as_float(the_label.horizon_s),
+        "observation_every_s": _as_float(policy.every_s),
+        "negatives_per_positive": _as_float(negatives_per_positive),
         "negative_fraction": fraction,
         "seed": seed,
         "source_versions": source_versions,
