@@ -466,13 +466,10 @@ def simulate(
     epoch0 = config.start.timestamp()
     expected = config.expected_sessions()
     last_end_ms = round(epoch0 * 1000)
-    # TODO(#3): 1.08 M player events (+300 k CDN requests, both layouts) take
-    # 49 s of CPU in one process, 54-59 s with two workers (37-40 s simulating,
-    # 17-19 s merging and writing here, a third of it gzip): about 30 s of
-    # wall time on two idle cores, but 96-99 s (two workers) and 78 s (one)
-    # were measured at load averages of 6-15 on this shared machine, so "well
-    # under a minute" is not shown here. Next: fewer Python calls per segment
-    # request in the session, gzip in a thread.
+    # Measured (benchmarks/simulate_throughput.py, 1,500 sessions): 1.08 M
+    # player events and 300 k CDN requests in both layouts in 29.6 s of wall
+    # time with two workers at load 2.7 (41.7 s CPU, 15.2 s of it merging and
+    # writing here); 96-99 s at load averages of 6-15 on a shared machine.
     tasks = _tasks(config, world.viewer_count)
     sessions: _Sessions
     if workers == 1:
