@@ -17,27 +17,8 @@
 # COMMAND ----------
 
 # Parameters: Databricks widgets, else QOS_ML_NB_<NAME> environment variables.
-import os
-
+from qos_ml.notebook import param, show
 from qos_ml import on_databricks
-
-
-def param(name: str, default: object = "") -> str:
-    """A notebook parameter: a widget on Databricks, else $QOS_ML_NB_<NAME>."""
-    if on_databricks():
-        dbutils.widgets.text(name, str(default))  # noqa: F821
-        return dbutils.widgets.get(name)  # noqa: F821
-    return os.environ.get(f"QOS_ML_NB_{name.upper()}", str(default))
-
-
-def show(data: object, n: int = 25) -> None:
-    """display() on Databricks; a printed table elsewhere."""
-    if on_databricks():
-        display(data)  # noqa: F821
-    elif hasattr(data, "show"):
-        data.show(n, truncate=False)
-    else:
-        print(data.to_string() if hasattr(data, "to_string") else data)
 
 
 # Where everything lives (see 00_setup); empty keeps the configuration's value.
