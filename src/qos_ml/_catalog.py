@@ -326,11 +326,25 @@ class TableCatalog:
             *(F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema)
         )
 
-    def write(self, df: DataFrame, key: str, mode: str = "append") -> None:
-        """Write a batch DataFrame to a declared table (created on demand)."""
+    def write(
+        self,
+        df: DataFrame,
+        key: str,
+        mode: str = "append",
+        *,
+        txn: tuple[str, int] | None = None,
+    ) -> None:
+        """Write a batch DataFrame to a declared table (created on demand).
+
+        ``txn`` is a Delta idempotent-write (application id, version): a
+        replayed streaming micro-batch with the same pair is skipped by Delta,
+        not written twice.
+        """
         self.create(key)
         started = time.perf_counter()
         writer = self.conform(df, key).write.format("delta").mode(mode)
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
         if self.path(key) is not None:
             writer.save(self._location(key))
         else:

@@ -216,20 +216,7 @@ class FeatureStream:
         if callable(self.output):
             self.output(rows, batch_id)
             return
-        key = self.output
-        self.catalog.create(key)
-        writer = (
-            self.catalog.conform(rows, key)
-            .write.format("delta")
-            .mode("append")
-            .option("txnAppId", f"{self.query_name}-rows")
-            .option("txnVersion", batch_id)
-        )
-        path = self.catalog.path(key)
-        if path is not None:
-            writer.save(str(path))
-        else:
-            writer.saveAsTable(self.catalog.qualified_name(key))
+        self.catalog.write(rows, self.output, txn=(f"{self.query_name}-rows", batch_id))
 
     def _prune(self, watermark: float) -> None:
         from delta.tables import DeltaTable

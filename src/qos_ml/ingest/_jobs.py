@@ -81,15 +81,7 @@ def _append(
     key: str,
     txn: tuple[str, int] | None,
 ) -> None:
-    catalog.create(key)
-    writer = catalog.conform(df, key).write.format("delta").mode("append")
-    if txn is not None:
-        writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
-    path = catalog.path(key)
-    if path is not None:
-        writer.save(str(path))
-    else:
-        writer.saveAsTable(catalog.qualified_name(key))
+    catalog.write(df, key, txn=txn)
 
 
 def _merge(catalog: TableCatalog, df: DataFrame, key: str) -> int:

@@ -247,21 +247,10 @@ class ScoringStream:
         )
 
     def _write(self, rows: DataFrame, batch_id: int) -> None:
-        key = str(self.table)
-        self.catalog.create(key)
-        writer = (
-            self.catalog.conform(rows, key)
-            .write.format("delta")
-            .mode("append")
-            # A replayed micro-batch is skipped by Delta, not written twice.
-            .option("txnAppId", f"{self.query_name}-scores")
-            .option("txnVersion", batch_id)
+        # A replayed micro-batch is skipped by Delta, not written twice.
+        self.catalog.write(
+            rows, str(self.table), txn=(f"{self.query_name}-scores", batch_id)
         )
-        path = self.catalog.path(key)
-        if path is not None:
-            writer.save(str(path))
-        else:
-            writer.saveAsTable(self.catalog.qualified_name(key))
 
     def await_termination(self, timeout_s: float | None = None) -> None:
         """Wait for the query; raise its error if it failed."""
