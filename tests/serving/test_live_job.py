@@ -74,6 +74,7 @@ def test_unavailable_model_runs_rules_only_and_alerts_about_itself(
         gold=False,
         features=False,  # the rows above stand for the feature stream's
         prefix="livetest",
+        start="earliest",  # the rows above were written before the job
     )
     report = job.run_once()
 
@@ -133,3 +134,91 @@ def test_model_unavailable_rule_counts_unscored_rows(spark) -> None:
     # Score rows without a status (older writers) count as scored.
     plain = scores.drop("model_status")
     assert not any(r.fired for r in measure(ModelUnavailable(), plain).collect())
+
+
+def test_live_job_starts_where_the_batch_history_ended(spark, tmp_path) -> None:
+    """History built in batch is neither scored, alerted on nor put in gold again."""
+    from qos_ml import QosConfig, TableCatalog
+    from qos_ml.qoe import build_gold
+
+    config = QosConfig.load(
+        use_file=False,
+        use_env=False,
+        lakehouse_root=tmp_path,
+        secret="test-secret-0123456789abcdef",
+        shuffle_partitions=2,
+    )
+    catalog = TableCatalog(config, spark)
+    history = _player_events(spark, catalog).withColumn(
+        "event_type", F.lit("PLAY")
+    )  # no errors in the history
+    catalog.write(history, "silver.player_events")
+    built = build_gold(catalog)
+    assert built["gold.views"] == 5
+    key = feature_table_spec(FEATURE_SETS.get("buffering"), "rows").key
+
+    def feature_rows(prefix: str, start: dt.datetime, n: int):
+        keys = spark.range(n).select(
+            F.concat(F.lit(prefix), F.col("id").cast("string")).alias("session_key"),
+            (F.lit(start) + F.make_interval(secs=F.col("id") * 5)).alias("obs_time"),
+        )
+        return keys.select(
+            *(
+                (F.col(f.name) if f.name in keys.columns else F.lit(None))
+                .cast(f.dataType)
+                .alias(f.name)
+                for f in catalog.spec(key).schema
+            )
+        )
+
+    catalog.write(feature_rows("old", T0, 7), key)
+    job = LiveJob(
+        catalog,
+        models={"buffering": ["models:/serving_test_nowhere@champion"]},
+        rules=[ErrorEventShare(min_support=10)],
+        gold=True,
+        features=False,
+        prefix="livestart",
+    )
+    # Nothing new yet: every stream starts at "latest" and finds nothing.
+    idle = job.run_once()
+    assert idle.score_rows == 0
+    assert [a["rule"] for a in idle.alerts] == []
+
+    later = T0 + dt.timedelta(hours=1)
+    live = _player_events(spark, catalog).select(
+        *(
+            (F.col(c) + F.expr("INTERVAL 1 HOUR")).alias(c)
+            if c == "event_time"
+            else (F.concat(F.lit("new_"), F.col(c))).alias(c)
+            if c in ("event_id", "session_id")
+            else F.col(c)
+            for c in catalog.spec("silver.player_events").schema.names
+        )
+    )
+    catalog.write(live, "silver.player_events")
+    catalog.write(feature_rows("new", later, 3), key)
+    report = job.run_once(final=True)
+
+    assert report.score_rows == 3
+    scored = catalog.read("ml.scores").select("session_id").toPandas()
+    assert len(scored) == 3
+    assert scored["session_id"].str.startswith("new").all()
+    windows = {a["window_start"] for a in report.alerts}
+    assert windows
+    assert all(w >= later for w in windows)
+    # gold.views still holds each history view once.
+    views = catalog.read("gold.views")
+    assert views.where(~F.col("session_id").startswith("new_")).count() == 5
+    assert views.groupBy("view_id").count().where("count > 1").count() == 0
+    # A second job object resumes with the same starting points.
+    again = LiveJob(
+        catalog,
+        models={"buffering": ["models:/serving_test_nowhere@champion"]},
+        rules=[ErrorEventShare(min_support=10)],
+        gold=True,
+        features=False,
+        prefix="livestart",
+    )
+    assert again.start_versions == job.start_versions
+    assert again.run_once().score_rows == 0

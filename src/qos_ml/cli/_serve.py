@@ -94,6 +94,12 @@ def _models(values: tuple[str, ...]) -> dict[str, list[str]] | None:
     help="Keep the gold tables current and run view and aggregate rules.",
 )
 @click.option("--strict", is_flag=True, help="Fail when a model cannot be loaded.")
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="On the first run, process the silver and gold tables from their first "
+    "version (default: only what arrives after the job first started).",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -108,6 +114,7 @@ def command(
     timeout: float | None,
     gold: bool,
     strict: bool,
+    from_start: bool,
 ) -> None:
     """Score the live stream with the champion models and evaluate the rules.
 
@@ -146,6 +153,7 @@ def command(
             sinks=sinks,
             strict=strict,
             gold=gold,
+            start="earliest" if from_start else "latest",
         )
     except (ConfigError, PluginError) as exc:
         raise click.UsageError(str(exc)) from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -98,6 +98,8 @@ def build_gold(
         ``unsessionisable_events`` (events without time or viewer, left out).
     """
     started = time.perf_counter()
+    for key in ("silver.player_events", "silver.cdn_requests"):
+        catalog.create(key)  # no CDN logs yet: views without CDN figures
     events = catalog.read("silver.player_events")
     cdn = catalog.read("silver.cdn_requests")
     counts = events.agg(
@@ -329,6 +331,7 @@ def start_gold_stream(
         "total_views",
         "qoe_by_dimension_minute",
     ),
+    reader: Callable[[str], DataFrame] | None = None,
 ) -> GoldStream:
     """Start the streaming queries that keep the gold tables up to date.
 
@@ -357,6 +360,11 @@ def start_gold_stream(
         Prefix of query names and checkpoints.
     include : tuple of str
         Which queries to start.
+    reader : callable, optional
+        ``key -> streaming DataFrame`` reading ``silver.player_events`` and
+        ``gold.views`` (default :meth:`TableCatalog.read_stream`, from the
+        table's start); the live job passes one that starts where the batch
+        gold ended. The all-time totals always read silver from its start.
 
     Returns
     -------
@@ -381,8 +389,10 @@ def start_gold_stream(
     trigger = dict(trigger or {"availableNow": True})
     stream = GoldStream(catalog, prefix)
 
+    read = reader if reader is not None else catalog.read_stream
+
     def events() -> DataFrame:
-        return catalog.read_stream("silver.player_events")
+        return read("silver.player_events")
 
     def writer(df: DataFrame, name: str, mode: str) -> Any:
         return (
@@ -436,7 +446,13 @@ def start_gold_stream(
             catalog.write(batch, "gold.total_views", mode="overwrite")
 
         stream.queries["total_views"] = (
-            writer(total_views(events()), "total_views", "complete")
+            # Totals since the platform's start: a complete aggregate over all
+            # of silver, whatever the other queries' starting point.
+            writer(
+                total_views(catalog.read_stream("silver.player_events")),
+                "total_views",
+                "complete",
+            )
             .foreachBatch(replace_totals)
             .start()
         )
@@ -446,9 +462,7 @@ def start_gold_stream(
         # TODO(#5): started together with the views query, an availableNow run
         # sees the views of earlier runs only.
         view_delay = f"{int(delay_s + gap_s)} seconds"
-        per_minute = qoe_by_dimension(
-            catalog.read_stream("gold.views"), watermark=view_delay
-        )
+        per_minute = qoe_by_dimension(read("gold.views"), watermark=view_delay)
         stream.queries["qoe_by_dimension_minute"] = catalog.write_stream(
             per_minute,
             "gold.qoe_by_dimension_minute",

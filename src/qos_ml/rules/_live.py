@@ -16,6 +16,14 @@ one after the other so that only one query at a time merges into
 oversubscribed. Model handles live as long as the job: a version is loaded
 once, and a moved alias is picked up at the next micro-batch.
 
+Where the live job starts: by default (``start="latest"``) every stream over
+a Delta table (silver, feature rows, gold views) begins after the version the
+table had when the job was first created, so a live job started after a
+batch build of history processes only what arrives from then on, and the gold
+stream does not append the history's views a second time. The versions are
+kept beside the checkpoints, so a restarted job resumes where it stopped.
+``start="earliest"`` processes the tables from their first version.
+
 A model that cannot be resolved or loaded does not stop anything: its rows
 carry ``model_status = "unavailable: <reason>"``, the other rules still run,
 and the built-in rule ``model_unavailable`` raises a warning alert scoped to
@@ -24,12 +32,13 @@ the model's name through the same engine and alerts table.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from qos_ml._errors import ConfigError
 from qos_ml.rules._engine import AlertEngine
@@ -73,6 +82,13 @@ _TARGET_TABLES = {
     "aggregate": "gold.qoe_by_dimension_minute",
 }
 _GOLD_TARGETS = ("view", "aggregate")
+#: Delta tables the live job's streams read (the landing folder is files).
+_STREAM_SOURCES = (
+    "silver.player_events",
+    "silver.cdn_requests",
+    "gold.views",
+    "gold.qoe_by_dimension_minute",
+)
 _AVAILABLE_NOW: Mapping[str, Any] = {"availableNow": True}
 
 
@@ -218,6 +234,11 @@ class LiveJob:
         Lateness the feature streams allow (see ``start_feature_stream``).
     source_options : mapping, optional
         Options of the landing file readers (``maxFilesPerTrigger``).
+    start : {"latest", "earliest"}, default "latest"
+        Where streams over Delta tables begin the first time they run:
+        after the versions the tables had when the job was first created
+        (history built in batch is not processed again), or at their first
+        version. Restarts resume from the checkpoints either way.
 
     Raises
     ------
@@ -243,8 +264,9 @@ class LiveJob:
         prefix: str = "live",
         lateness_s: float = 30.0,
         source_options: Mapping[str, str] | None = None,
+        start: Literal["latest", "earliest"] = "latest",
     ) -> None:
-        from qos_ml.features import FEATURE_SETS
+        from qos_ml.features import FEATURE_SETS, feature_table_spec
 
         self.catalog = catalog
         self.landing = Path(landing) if landing is not None else None
@@ -253,12 +275,19 @@ class LiveJob:
         self.prefix = prefix
         self.lateness_s = lateness_s
         self.source_options = dict(source_options or {})
+        if start not in ("latest", "earliest"):
+            raise ConfigError("start", start, "'latest' or 'earliest'", "LiveJob")
         chosen = dict(models if models is not None else DEFAULT_MODELS)
         if not chosen or not all(chosen.values()):
             raise ConfigError(
                 "models", chosen, "feature sets each with at least one model", "LiveJob"
             )
         self.feature_sets = {name: FEATURE_SETS.get(name) for name in chosen}
+        sources = [
+            *_STREAM_SOURCES,
+            *(feature_table_spec(f, "rows").key for f in self.feature_sets.values()),
+        ]
+        self.start_versions = self._start_versions(sources) if start == "latest" else {}
         self.handles = {
             name: [ModelHandle(m, config=catalog.config, strict=strict) for m in refs]
             for name, refs in chosen.items()
@@ -375,6 +404,49 @@ class LiveJob:
                 return reports
             time.sleep(pause)
 
+    # -- where streams start ------------------------------------------------------
+
+    def _start_versions(self, keys: Sequence[str]) -> dict[str, int]:
+        """First version each stream reads: kept from the job's first run."""
+        path = Path(self.catalog.checkpoint(self._query("start_versions"))) / (
+            "versions.json"
+        )
+        kept: dict[str, int] = {}
+        if path.exists():
+            kept = {k: int(v) for k, v in json.loads(path.read_text()).items()}
+        missing = [k for k in keys if k not in kept]
+        if not missing:
+            return kept
+        for key in missing:
+            # A table the job creates itself is read from its first version.
+            kept[key] = self.catalog.version(key) + 1 if self.catalog.exists(key) else 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(kept, indent=1, sort_keys=True))
+        tmp.replace(path)
+        logger.info(
+            "Live job %s: streams start after versions %s",
+            self.prefix,
+            {k: v - 1 for k, v in kept.items() if v > 0},
+        )
+        return kept
+
+    def _read(self, key: str) -> DataFrame:
+        """A stream of a table's appends from the job's starting point.
+
+        Delta applies ``startingVersion`` only to a query without a
+        checkpoint; a restarted query resumes from its checkpoint.
+        """
+        self.catalog.create(key)
+        first = self.start_versions.get(key, 0)
+        if first <= 0:
+            return self.catalog.read_stream(key)
+        # A version that does not exist yet cannot be named; "latest" is the
+        # same point while nothing has been committed since.
+        latest = self.catalog.version(key)
+        version = str(first) if latest >= first else "latest"
+        return self.catalog.read_stream(key, startingVersion=version)
+
     # -- stages -------------------------------------------------------------------
 
     def _query(self, name: str) -> str:
@@ -403,8 +475,6 @@ class LiveJob:
     def _features(self, final: bool) -> None:
         from qos_ml.features import feature_table_spec, start_feature_stream
 
-        for key in ("silver.player_events", "silver.cdn_requests"):
-            self.catalog.create(key)
         for name, feature_set in self.feature_sets.items():
             stream = start_feature_stream(
                 self.catalog,
@@ -413,6 +483,8 @@ class LiveJob:
                 lateness_s=self.lateness_s,
                 query_name=self._query(f"features_{name}"),
                 trigger=_AVAILABLE_NOW,
+                player_stream=self._read("silver.player_events"),
+                cdn_stream=self._read("silver.cdn_requests"),
             )
             stream.await_termination()
             if final:
@@ -423,9 +495,8 @@ class LiveJob:
 
         for name, feature_set in self.feature_sets.items():
             key = feature_table_spec(feature_set, "rows").key
-            self.catalog.create(key)
             stream = start_scoring_stream(
-                self.catalog.read_stream(key),
+                self._read(key),
                 self.handles[name],
                 self.catalog,
                 on_batch=self._on_scores,
@@ -444,15 +515,17 @@ class LiveJob:
 
         if self.gold:
             gold = start_gold_stream(
-                self.catalog, trigger=_AVAILABLE_NOW, prefix=self._query("gold")
+                self.catalog,
+                trigger=_AVAILABLE_NOW,
+                prefix=self._query("gold"),
+                reader=self._read,
             )
             gold.await_termination()
         for target, key in _TARGET_TABLES.items():
             if not self.engine.rules_for([target]):
                 continue
-            self.catalog.create(key)
             query = start_alert_stream(
-                self.catalog.read_stream(key),
+                self._read(key),
                 target,
                 self.engine,
                 query_name=self._query(f"alerts_{target}"),
