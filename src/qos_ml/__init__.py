@@ -29,6 +29,7 @@ from qos_ml._errors import (
     TableNotFoundError,
 )
 from qos_ml._mlflow import configure_mlflow
+from qos_ml._privacy import PrivacyFinding, scan_tables
 from qos_ml._spark import get_spark
 
 try:
@@ -43,6 +44,7 @@ __all__ = [
     "DataQualityError",
     "ModelLoadError",
     "PluginError",
+    "PrivacyFinding",
     "QosConfig",
     "QosMlError",
     "QosMlWarning",
@@ -59,4 +61,5 @@ __all__ = [
     "declared_tables",
     "get_spark",
     "on_databricks",
+    "scan_tables",
 ]

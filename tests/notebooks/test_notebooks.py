@@ -222,3 +222,26 @@ def _check(stem: str, ns: dict[str, Any], env: dict[str, Any]) -> None:
         assert last["features.buffering_rows"] > 0
         kinds = {b.get("kind") for b in env["received"]}
         assert {"active_users", "recent_views", "total_views"} <= kinds
+        _check_privacy(catalog)
+
+
+def _check_privacy(catalog: Any) -> None:
+    """No table past bronze holds an IP address or a raw user id (#4)."""
+    from qos_ml import scan_tables
+
+    raw = {
+        r[0]
+        for r in catalog.read("bronze.player_events").select("user_id").collect()
+        if r[0]
+    }
+    assert len(raw) >= 10, "the chain's input has raw user ids: the scan can fail"
+    outputs = {k for k in catalog.tables if catalog.exists(k)}
+    assert {
+        "silver.player_events",
+        "gold.views",
+        "gold.qoe_by_dimension_minute",
+        "features.buffering_rows",
+        "ml.scores",
+        "alerts.alerts",
+    } <= outputs
+    assert scan_tables(catalog, raw_values=raw) == []

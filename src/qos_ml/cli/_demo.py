@@ -11,7 +11,6 @@ library function a notebook or a Databricks job calls the same way.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -27,43 +26,6 @@ from qos_ml._catalog import TableCatalog
 from qos_ml._config import QosConfig
 from qos_ml._doctor import run_checks
 from qos_ml._mlflow import configure_mlflow
-
-#: Simulator incident kind -> the gold dimension its scope lives in.
-INCIDENT_DIMENSIONS = {
-    "edge_degradation": ("edge_location", "edge_locations"),
-    "isp_congestion": ("viewer_asn", "asns"),
-    "corrupted_asset": ("video_id", "video_ids"),
-}
-
-
-def incident_truth(sim_dir: Path) -> list[dict[str, Any]]:
-    """Turn the simulator's incidents into the rules backtest's ground truth.
-
-    Incidents scoped to a gold dimension (edge location, ASN, video) become one
-    row per scope value; platform-wide ones (origin outage, device failure) match
-    any scope (``dimension`` null).
-    """
-    from datetime import UTC, datetime
-
-    rows = []
-    path = sim_dir / "ground_truth" / "incidents.jsonl"
-    for line in path.read_text(encoding="utf-8").splitlines():
-        incident = json.loads(line)
-        start = datetime.fromtimestamp(incident["start_ms"] / 1000, UTC)
-        end = datetime.fromtimestamp(incident["end_ms"] / 1000, UTC)
-        dimension, key = INCIDENT_DIMENSIONS.get(incident["kind"], (None, None))
-        values = incident["scope"].get(key, [None]) if key else [None]
-        for value in values:
-            rows.append(
-                {
-                    "incident_id": incident["incident_id"],
-                    "start": start.replace(tzinfo=None),
-                    "end": end.replace(tzinfo=None),
-                    "dimension": dimension,
-                    "dimension_value": None if value is None else str(value),
-                }
-            )
-    return rows
 
 
 class _Stages:
@@ -151,6 +113,8 @@ def command(
     dashboard = stages.run(
         "dashboard", lambda: _dashboard(catalog, config.lakehouse_root, console)
     )
+
+    stages.run("privacy scan of every output table", lambda: _privacy(catalog, console))
 
     console.rule(f"done in {time.perf_counter() - started:.0f} s")
     _where(config, catalog, summary, reports, gold, models, alerts, dashboard, console)
@@ -295,6 +259,7 @@ def _rules(
     import pandas as pd
 
     from qos_ml.rules import AlertEngine, backtest, rules
+    from qos_ml.simulate import incident_truth
     from qos_ml.sinks import WebhookSink
 
     spark = catalog.spark
@@ -376,16 +341,14 @@ def _live(
         f"events with {len(sim.incidents)} incidents, replayed 30x into {landing}",
         highlight=False,
     )
+    # The job's streams start after the batch history: only the live window is
+    # ingested, scored, added to gold and checked by the rules.
     job = LiveJob(
         catalog,
         landing=landing,
-        # TODO(#9): the live gold stream reads silver from its start and
-        # would append the history's views to gold again after build_gold;
-        # until it starts where the batch gold ended, the live job runs the
-        # event, CDN and model-score rules and the history keeps gold.
-        rules=default_live_rules(gold=False),
+        rules=default_live_rules(gold=True),
         sinks=[WebhookSink(url=webhook)] if webhook else [],
-        gold=False,
+        gold=True,
         prefix=LIVE_PREFIX,
     )
     replayer = threading.Thread(
@@ -423,6 +386,29 @@ def _dashboard(catalog: TableCatalog, root: Path, console: Console) -> Path:
         f"wrote {out}; 'qos-ml dashboard --serve' serves it live", highlight=False
     )
     return out
+
+
+def _privacy(catalog: TableCatalog, console: Console) -> None:
+    """No table past bronze and quarantine may hold an IP or a raw user id."""
+    from qos_ml import scan_tables
+
+    raw = {
+        r[0]
+        for r in catalog.read("bronze.player_events").select("user_id").collect()
+        if r[0]
+    }
+    findings = scan_tables(catalog, raw_values=raw)
+    for finding in findings:
+        console.print(f"[red]privacy: {finding}[/red]")
+    if findings:
+        raise click.ClickException(
+            f"{len(findings)} privacy finding(s) in the output tables (see above)"
+        )
+    console.print(
+        f"no IP address and none of the {len(raw):,} raw user ids in any table "
+        "past bronze and quarantine",
+        highlight=False,
+    )
 
 
 def _where(

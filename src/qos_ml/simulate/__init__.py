@@ -48,8 +48,10 @@ from qos_ml.simulate._traces import (
     generate_traces,
     load_traces,
 )
+from qos_ml.simulate._truth import INCIDENT_DIMENSIONS, incident_truth
 
 __all__ = [
+    "INCIDENT_DIMENSIONS",
     "TRACE_MODELS",
     "CorruptedAsset",
     "DeviceFailure",
@@ -65,6 +67,7 @@ __all__ = [
     "calibrate_trace_model",
     "default_incidents",
     "generate_traces",
+    "incident_truth",
     "load_incidents",
     "load_traces",
     "replay",
