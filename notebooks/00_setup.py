@@ -28,9 +28,8 @@
 # COMMAND ----------
 
 # Parameters: Databricks widgets, else QOS_ML_NB_<NAME> environment variables.
-from qos_ml.notebook import param, show
 from qos_ml import on_databricks
-
+from qos_ml.notebook import param, show
 
 CONFIG_FILE = param("config_file")  # a TOML file; empty: $QOS_ML_CONFIG / ./qos_ml.toml
 LAKEHOUSE_ROOT = param("lakehouse_root")  # empty: the configuration's (./lakehouse)

@@ -17,39 +17,18 @@
 # COMMAND ----------
 
 # Parameters: Databricks widgets, else QOS_ML_NB_<NAME> environment variables.
-from qos_ml.notebook import param, show
 from qos_ml import on_databricks
+from qos_ml.notebook import param, setup, show
 
-
-# Where everything lives (see 00_setup); empty keeps the configuration's value.
-CONFIG_FILE = param("config_file")
-LAKEHOUSE_ROOT = param("lakehouse_root")
-CATALOG = param("catalog")
-DATABASE = param("database")
-CHECKPOINT_ROOT = param("checkpoint_root")
-LANDING_ROOT = param("landing_root")
+# Where everything lives (config_file, lakehouse_root, catalog, database,
+# checkpoint_root, landing_root: see 00_setup) is read by setup() below.
 
 # This notebook
 DASHBOARD_FILE = param("dashboard_file")  # empty: <lakehouse>/dashboard.html
 
 # COMMAND ----------
 
-from qos_ml import QosConfig, TableCatalog, configure_mlflow, get_spark
-
-config = QosConfig.load(
-    CONFIG_FILE or None,
-    lakehouse_root=LAKEHOUSE_ROOT or None,
-    catalog=CATALOG or None,
-    database=DATABASE or None,
-    checkpoint_root=CHECKPOINT_ROOT or None,
-    landing_root=LANDING_ROOT or None,
-)
-spark = get_spark(config)
-catalog = TableCatalog(config, spark)
-configure_mlflow(config)
-print(
-    f"{config.storage_mode} mode; lakehouse {config.lakehouse_root}; MLflow {config.tracking_uri}"
-)
+config, spark, catalog = setup()
 
 # COMMAND ----------
 

@@ -21,16 +21,10 @@
 # COMMAND ----------
 
 # Parameters: Databricks widgets, else QOS_ML_NB_<NAME> environment variables.
-from qos_ml.notebook import param, show
+from qos_ml.notebook import param, setup, show
 
-
-# Where everything lives (see 00_setup); empty keeps the configuration's value.
-CONFIG_FILE = param("config_file")
-LAKEHOUSE_ROOT = param("lakehouse_root")
-CATALOG = param("catalog")
-DATABASE = param("database")
-CHECKPOINT_ROOT = param("checkpoint_root")
-LANDING_ROOT = param("landing_root")
+# Where everything lives (config_file, lakehouse_root, catalog, database,
+# checkpoint_root, landing_root: see 00_setup) is read by setup() below.
 
 # This notebook
 RULES_FILE = param("rules_file")  # a YAML rule file; empty: the one written below
@@ -44,22 +38,7 @@ SIM_DIR = param("sim_dir")  # the history simulated in 01
 
 # COMMAND ----------
 
-from qos_ml import QosConfig, TableCatalog, configure_mlflow, get_spark
-
-config = QosConfig.load(
-    CONFIG_FILE or None,
-    lakehouse_root=LAKEHOUSE_ROOT or None,
-    catalog=CATALOG or None,
-    database=DATABASE or None,
-    checkpoint_root=CHECKPOINT_ROOT or None,
-    landing_root=LANDING_ROOT or None,
-)
-spark = get_spark(config)
-catalog = TableCatalog(config, spark)
-configure_mlflow(config)
-print(
-    f"{config.storage_mode} mode; lakehouse {config.lakehouse_root}; MLflow {config.tracking_uri}"
-)
+config, spark, catalog = setup()
 
 # COMMAND ----------
 
@@ -121,8 +100,8 @@ show(
 
 # COMMAND ----------
 
-from qos_ml.cli._demo import incident_truth
 from qos_ml.rules import backtest, rules
+from qos_ml.simulate import incident_truth
 
 aggregate_rules = [r for r in rules.rule_set() if r.target == "aggregate"] + file_rules
 show(

@@ -8,11 +8,27 @@ a result is printed. The notebooks import these instead of each defining them.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qos_ml._config import on_databricks
 
-__all__ = ["param", "show"]
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from qos_ml._catalog import TableCatalog
+    from qos_ml._config import QosConfig
+
+__all__ = ["param", "setup", "show"]
+
+#: Parameters every notebook takes: where everything lives (see 00_setup).
+LOCATION_PARAMS = (
+    "config_file",
+    "lakehouse_root",
+    "catalog",
+    "database",
+    "checkpoint_root",
+    "landing_root",
+)
 
 
 def _notebook_global(name: str) -> Any:
@@ -64,3 +80,36 @@ def show(data: Any, n: int = 25) -> None:
         print(data.to_string())  # noqa: T201
     else:
         print(data)  # noqa: T201
+
+
+def setup() -> tuple[QosConfig, SparkSession, TableCatalog]:
+    """Configuration, Spark session, table catalog and MLflow for a notebook.
+
+    Reads the location parameters (:data:`LOCATION_PARAMS`; an empty one keeps
+    the configuration's value), loads the configuration (file, then
+    ``QOS_ML_*`` variables), reuses the active Spark session or starts a local
+    one, and points MLflow at the configured tracking server.
+
+    Returns
+    -------
+    config : QosConfig
+    spark : SparkSession
+    catalog : TableCatalog
+    """
+    from qos_ml._catalog import TableCatalog
+    from qos_ml._config import QosConfig
+    from qos_ml._mlflow import configure_mlflow
+    from qos_ml._spark import get_spark
+
+    values = {name: param(name) for name in LOCATION_PARAMS}
+    path = values.pop("config_file") or None
+    overrides: dict[str, Any] = {k: v for k, v in values.items() if v}
+    config = QosConfig.load(path, **overrides)
+    spark = get_spark(config)
+    catalog = TableCatalog(config, spark)
+    configure_mlflow(config)
+    print(  # noqa: T201
+        f"{config.storage_mode} mode; lakehouse {config.lakehouse_root}; "
+        f"MLflow {config.tracking_uri}"
+    )
+    return config, spark, catalog
