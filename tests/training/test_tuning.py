@@ -46,3 +46,19 @@ def test_tune_rejects_bad_arguments(frame):
         tune(frame, SPEC, [], space=SPACE)
     with pytest.raises(ConfigError, match="'cluster'"):
         tune(frame, SPEC, folds, space=SPACE, trials="cluster")  # type: ignore[arg-type]
+
+
+def test_default_space_fits_small_training_sets(sessions):
+    """On ~120 rows no trial may forbid every split (a constant model)."""
+    small = training_frame(sessions.head(180), SPEC)
+    folds = cv_folds(small, SPEC, n_splits=3)
+    n_fit = min(len(train) for train, _ in folds)
+    assert n_fit < 150
+    result = tune(small, SPEC, folds, max_evals=4, trials="local")
+    first = result.trials.iloc[0]
+    # The first trial is scikit-learn's default model, with the leaf floor capped.
+    assert first["learning_rate"] == pytest.approx(0.1)
+    assert first["max_iter"] == 100
+    assert first["min_samples_leaf"] == min(20, n_fit // 10)
+    assert (result.trials["min_samples_leaf"] <= max(4, n_fit // 10)).all()
+    assert result.best_cv_pr_auc > small[SPEC.label].mean()  # beats a constant

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from hyperopt import STATUS_OK, Trials, fmin, hp, space_eval, tpe
 from hyperopt.early_stop import no_progress_loss
+from hyperopt.fmin import generate_trials_to_calculate
 from hyperopt.pyll import scope
 from sklearn.metrics import average_precision_score
 
@@ -35,8 +36,16 @@ logger = logging.getLogger(__name__)
 TrialsKind = Literal["auto", "local", "spark"]
 
 
-def default_search_space() -> dict[str, Any]:
+def default_search_space(n_rows: int | None = None) -> dict[str, Any]:
     """The search space of the boosted model, one hyperopt expression per parameter.
+
+    Parameters
+    ----------
+    n_rows : int, optional
+        Rows the model trains on. A leaf must be able to hold a useful share
+        of them: ``min_samples_leaf`` is searched up to a tenth of ``n_rows``
+        (at least 4, at most 100). On 120 rows a floor of 70 leaves no split,
+        and the model predicts a constant.
 
     Returns
     -------
@@ -49,16 +58,40 @@ def default_search_space() -> dict[str, Any]:
     >>> sorted(default_search_space())[:3]
     ['l2_regularization', 'learning_rate', 'max_depth']
     """
+    leaf_max = _leaf_max(n_rows)
     return {
         "learning_rate": hp.loguniform("learning_rate", math.log(0.02), math.log(0.3)),
         "max_iter": scope.int(hp.quniform("max_iter", 50, 400, 25)),
-        "max_leaf_nodes": scope.int(hp.quniform("max_leaf_nodes", 8, 64, 4)),
-        "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 5, 100, 5)),
+        "max_leaf_nodes": scope.int(hp.quniform("max_leaf_nodes", 4, 64, 4)),
+        "min_samples_leaf": scope.int(hp.quniform("min_samples_leaf", 2, leaf_max, 1)),
         "l2_regularization": hp.loguniform(
             "l2_regularization", math.log(1e-4), math.log(10.0)
         ),
         "max_features": hp.uniform("max_features", 0.5, 1.0),
-        "max_depth": hp.choice("max_depth", [None, 3, 5, 8]),
+        "max_depth": hp.choice("max_depth", _DEPTHS),
+    }
+
+
+_DEPTHS = (None, 3, 5, 8)
+
+
+def _leaf_max(n_rows: int | None) -> int:
+    return 100 if n_rows is None else int(min(100, max(4, n_rows // 10)))
+
+
+def _default_point(n_rows: int | None) -> dict[str, Any]:
+    """scikit-learn's defaults in the default space (hyperopt's raw values).
+
+    Evaluated first, so that the search never ends below the untuned model.
+    """
+    return {
+        "learning_rate": 0.1,
+        "max_iter": 100.0,
+        "max_leaf_nodes": 32.0,
+        "min_samples_leaf": float(min(20, _leaf_max(n_rows))),
+        "l2_regularization": 1e-4,
+        "max_features": 1.0,
+        "max_depth": _DEPTHS.index(None),
     }
 
 
@@ -114,14 +147,17 @@ def _cv_pr_auc(
     return scores
 
 
-def _make_trials(kind: TrialsKind, parallelism: int | None) -> Any:
+def _make_trials(
+    kind: TrialsKind, parallelism: int | None, start: list[dict[str, Any]] | None
+) -> Any:
     if kind not in ("auto", "local", "spark"):
         raise ConfigError("trials", kind, '"auto", "local" or "spark"', "tune")
     if kind == "spark" or (kind == "auto" and on_databricks()):
         from hyperopt import SparkTrials
 
+        # TODO(#7): SparkTrials cannot be seeded with the default point.
         return SparkTrials(parallelism=parallelism)
-    return Trials()
+    return generate_trials_to_calculate(start) if start else Trials()
 
 
 def tune(
@@ -150,7 +186,8 @@ def tune(
         From :func:`~qos_ml.training.cv_folds`; must not be empty.
     space : mapping, optional
         Parameter name -> hyperopt expression (``hp.*``); default
-        :func:`default_search_space`. Fixed values are allowed too.
+        :func:`default_search_space` for the smallest training fold, whose
+        first trial is scikit-learn's default model. Fixed values are allowed.
     max_evals : int, default 30
     early_stop_rounds : int, default 10
         Stop after this many trials without a better loss.
@@ -179,15 +216,18 @@ def tune(
         raise ConfigError(
             "early_stop_rounds", early_stop_rounds, "an integer >= 1", "tune"
         )
-    space = dict(space if space is not None else default_search_space())
     folds = list(folds)
+    # The leaf floor scales with the rows of the smallest training fold.
+    n_fit = min(len(train) for train, _ in folds)
+    start = [_default_point(n_fit)] if space is None else None
+    space = dict(space if space is not None else default_search_space(n_fit))
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         with limit_threads(n_threads):
             scores = _cv_pr_auc(params, frame, spec, folds, class_weight, seed)
         return {"loss": -float(np.mean(scores)), "status": STATUS_OK, "folds": scores}
 
-    store = _make_trials(trials, parallelism)
+    store = _make_trials(trials, parallelism, start)
     started = time.perf_counter()
     best_raw = fmin(
         objective,
