@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qos-ml-installed
 
-.PHONY: setup demo test test-all test-fast lint bench clean
+.PHONY: setup demo test test-quick test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -26,14 +26,18 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# CI runs this: everything except tests marked `slow` (minutes of Spark work each
-# on 2 cores; see README, Development). `make test-all` runs those too.
+# CI runs this: the whole suite, notebooks and streaming tests included, in
+# $(WORKERS) processes (one Spark session each). The notebook chain is one long
+# sequence: it is collected first so that it starts at once on one worker while
+# the other tests share the rest.
+WORKERS ?= 2
 test: lint
 	$(VENV)/bin/qos-ml --lakehouse $(CURDIR)/lakehouse doctor
-	$(PY) -m pytest -m "not slow" --durations=25
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --durations=30 tests/notebooks tests
 
-test-all: lint
-	$(PY) -m pytest --durations=40
+# Everything but the tests marked `slow`, in one process.
+test-quick: lint
+	$(PY) -m pytest -m "not slow" --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -m "not spark and not slow" -q
