@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from features.parity import ALL_BUILTIN, ROW_KEYS, assert_same
+from features.parity import frame as _frame
 from features.silver_rows import T0, silver_frames
 from qos_ml.features import (
-    BUFFERING,
-    FAILURE,
     FEATURE_SETS,
-    FeatureSet,
     build_training_set,
     feature_rows,
     start_feature_stream,
@@ -25,29 +24,7 @@ from qos_ml.features import (
 pytestmark = pytest.mark.slow
 
 LABELS = (FEATURE_SETS.label("stall", 20.0), FEATURE_SETS.label("failure", None))
-#: Every feature of every built-in set, computed in one pass.
-ALL_BUILTIN = FeatureSet(
-    "all_builtin",
-    "1",
-    tuple({f.name: f for s in (BUFFERING, FAILURE) for f in s}.values()),
-)
 CUT = T0 + timedelta(seconds=40)
-
-
-def _frame(df) -> pd.DataFrame:
-    return df.toPandas().sort_values(["session_key", "obs_time"]).reset_index(drop=True)
-
-
-def _assert_same(left: pd.DataFrame, right: pd.DataFrame, columns) -> None:
-    assert len(left) == len(right) > 0
-    for column in columns:
-        a, b = left[column], right[column]
-        if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
-            pd.testing.assert_series_equal(
-                a.astype(float), b.astype(float), check_names=False, rtol=1e-7
-            )
-        else:
-            assert a.tolist() == b.tolist(), column
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +57,7 @@ def test_features_never_read_events_after_the_row_time(full_rows, cut_rows) -> N
     before = full_rows[full_rows.obs_time <= CUT].reset_index(drop=True)
     assert (before.obs_time == CUT).any()  # the boundary itself is covered
     kept = cut_rows[cut_rows.obs_time <= CUT].reset_index(drop=True)
-    _assert_same(before, kept, ["session_key", "obs_time", *ALL_BUILTIN.names])
+    assert_same(before, kept, ["session_key", "obs_time", *ALL_BUILTIN.names])
     # The data exercises the features: not a comparison of nulls.
     assert before.stalls_so_far.max() > 0
     assert before.edge_stall_rate_5m.notna().any()
@@ -98,7 +75,7 @@ def test_label_reads_only_after_the_row_time(full_rows, cut_rows, label) -> None
     assert not at_cut[column].any()
     # ...while the features of those rows stay what they were.
     full_at_cut = full_rows[full_rows.obs_time == CUT].reset_index(drop=True)
-    _assert_same(full_at_cut, at_cut.reset_index(drop=True), ALL_BUILTIN.names)
+    assert_same(full_at_cut, at_cut.reset_index(drop=True), ALL_BUILTIN.names)
     if label.kind == "stall":
         assert (positives[f"{column}_lead_s"] > 0).all()
         assert (positives[f"{column}_lead_s"] <= label.horizon_s).all()
@@ -138,8 +115,7 @@ def test_build_training_set_records_version_and_sampling(catalog, silver) -> Non
     )
 
 
-# TODO(#6): replay the simulator's output (qos_ml.simulate, through ingestion to
-# silver) here once it is importable; the hand-built sessions stand in for it.
+# The simulator's output through the live path: test_feature_sim_parity.py.
 def test_stream_and_batch_give_the_same_rows(spark, catalog, tmp_path, silver) -> None:
     player, cdn = silver
     # Three arrivals, in event-time order, so that the stream runs three batches.
@@ -188,5 +164,4 @@ def test_stream_and_batch_give_the_same_rows(spark, catalog, tmp_path, silver) -
         .reset_index(drop=True)
     )
     batch = _frame(feature_rows(player, cdn, ALL_BUILTIN))
-    keys = ["session_key", "obs_time", "edge_location", "viewer_asn"]
-    _assert_same(batch, streamed, [*keys, *ALL_BUILTIN.names])
+    assert_same(batch, streamed, [*ROW_KEYS, *ALL_BUILTIN.names])
