@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
     from qos_ml._catalog import TableCatalog
 
 __all__ = [
@@ -85,14 +87,42 @@ def _as_text(df_type: object, column: Column) -> Column:
     return F.to_json(F.struct(column.alias("v")))
 
 
-def _raw_value_match(text: Column, raw_values: Sequence[str]) -> Column:
-    # Exact values, or values inside rendered JSON (quoted). A broadcast
-    # literal array keeps this native; no Python per row.
-    values = F.array(*(F.lit(v) for v in raw_values))
-    quoted = F.array(*(F.lit(f'"{v}"') for v in raw_values))
-    return F.array_contains(values, text) | F.exists(
-        quoted, lambda q: F.contains(text, q)
+def _raw_value_counts(
+    df: DataFrame, texts: dict[str, Column], needles: DataFrame
+) -> dict[str, int]:
+    """Rows per column whose text is a raw value or holds one quoted (JSON).
+
+    Every column's text is cut at double quotes into tokens (the whole text is
+    a token too) and the tokens are joined with the broadcast raw values: one
+    hash lookup per token instead of one substring search per raw value.
+    """
+    cells = df.select(
+        F.monotonically_increasing_id().alias("_row"),
+        F.explode(
+            F.array(
+                *(
+                    F.struct(F.lit(name).alias("column"), text.alias("text"))
+                    for name, text in texts.items()
+                )
+            )
+        ).alias("_cell"),
+    ).where(F.col("_cell.text").isNotNull())
+    tokens = cells.select(
+        "_row",
+        F.col("_cell.column").alias("column"),
+        F.explode(
+            F.array_union(
+                F.array(F.col("_cell.text")), F.split(F.col("_cell.text"), '"', -1)
+            )
+        ).alias("token"),
     )
+    hits = (
+        tokens.join(F.broadcast(needles), "token")
+        .groupBy("column")
+        .agg(F.count_distinct("_row").alias("rows"))
+        .collect()
+    )
+    return {r["column"]: int(r["rows"]) for r in hits}
 
 
 def scan_tables(
@@ -130,15 +160,21 @@ def scan_tables(
     needles = sorted({v for v in raw_values if v and len(v) > 1})
     findings: list[PrivacyFinding] = []
     rows_scanned = 0
+    needle_df = (
+        catalog.spark.createDataFrame([(v,) for v in needles], "token string")
+        if needles
+        else None
+    )
     for key in keys:
         df = catalog.read(key)
+        texts = {
+            field.name: _as_text(field.dataType, F.col(f"`{field.name}`"))
+            for field in df.schema.fields
+        }
         checks: dict[str, Column] = {}
-        for field in df.schema.fields:
-            text = _as_text(field.dataType, F.col(f"`{field.name}`"))
-            checks[f"{field.name}\x00ipv4"] = text.rlike(IPV4_PATTERN)
-            checks[f"{field.name}\x00ipv6"] = text.rlike(IPV6_PATTERN)
-            if needles:
-                checks[f"{field.name}\x00raw_value"] = _raw_value_match(text, needles)
+        for name, text in texts.items():
+            checks[f"{name}\x00ipv4"] = text.rlike(IPV4_PATTERN)
+            checks[f"{name}\x00ipv6"] = text.rlike(IPV6_PATTERN)
         aggs = [F.count(F.lit(1)).alias("_rows")] + [
             F.count_if(F.coalesce(c, F.lit(False))).alias(f"c{i}")
             for i, c in enumerate(checks.values())
@@ -152,6 +188,9 @@ def scan_tables(
             if n:
                 column, kind = name.split("\x00")
                 findings.append(PrivacyFinding(key, column, kind, n))
+        if needle_df is not None and counts["_rows"]:
+            for column, n in sorted(_raw_value_counts(df, texts, needle_df).items()):
+                findings.append(PrivacyFinding(key, column, "raw_value", n))
     logger.info(
         "Scanned %d table(s), %d row(s) for IP addresses and %d raw value(s) "
         "in %.1f s: %d finding(s)",
