@@ -216,20 +216,19 @@ def _local_session(
         builder = builder.config(key, value)
 
     cached = _cached_delta_jars()
+    # Jars the user lists (a Kafka connector, say) come after Delta's.
+    user_jars = [j for j in settings.get("spark.jars", "").split(",") if j]
     if config.delta_jars:
-        builder = builder.config("spark.jars", config.delta_jars)
-    elif (
-        cached
-        and "spark.jars" not in settings
-        and ("spark.jars.packages" not in settings)
-    ):
+        jars = [config.delta_jars, *user_jars]
+        builder = builder.config("spark.jars", ",".join(jars))
+    elif cached and "spark.jars.packages" not in settings:
         # Resolved before: skip Ivy, which re-checks remote repositories each start.
-        builder = builder.config("spark.jars", cached)
-    elif "spark.jars" not in settings:
+        builder = builder.config("spark.jars", ",".join([cached, *user_jars]))
+    else:
         from delta import configure_spark_with_delta_pip
 
         # The helper sets spark.jars.packages; keep packages the user asked for
-        # too (a Kafka connector, say).
+        # too (Spark's Kafka connector, say).
         extra = [p for p in settings.get("spark.jars.packages", "").split(",") if p]
         builder = configure_spark_with_delta_pip(builder, extra_packages=extra)
 
@@ -247,8 +246,9 @@ def _local_session(
             "delta-storage jars. Run 'qos-ml doctor' for a full check."
         ) from exc
     spark.sparkContext.setLogLevel("WARN")
-    if not cached and not config.delta_jars:
-        _remember_delta_jars(spark.sparkContext.getConf().get("spark.jars", ""))
+    if not cached and not config.delta_jars and "spark.jars.packages" not in settings:
+        resolved = spark.sparkContext.getConf().get("spark.jars", "").split(",")
+        _remember_delta_jars(",".join(j for j in resolved if j and j not in user_jars))
     logger.info(
         "Started local Spark %s (%s) with Delta Lake in %.1f s",
         spark.version,

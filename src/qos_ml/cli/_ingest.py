@@ -58,6 +58,10 @@ def command(
 ) -> None:
     """Ingest CDN logs or player events from PATHS into the lakehouse.
 
+    PATHS are files, folders or globs, or one Kafka location
+    kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC] whose record values are read as
+    lines (the session needs Spark's Kafka connector; see the README).
+
     Prints the rows in (input lines), written to bronze and to the quarantine,
     and new in silver; header, comment and blank lines are counted apart.
     """
@@ -77,6 +81,14 @@ def command(
         )
     if continuous and not stream:
         raise click.BadParameter("--continuous needs --stream", param_hint="--stream")
+    kafka = [p for p in paths if p.startswith("kafka://")]
+    if kafka and len(paths) != 1:
+        raise click.BadParameter(
+            "a kafka:// location is read alone; give it as the only PATH",
+            param_hint="PATHS",
+        )
+    if kafka and glob:
+        raise click.BadParameter("--glob applies to files, not to Kafka")
     catalog = TableCatalog(load_config(ctx))
     options = {"pathGlobFilter": glob} if glob else {}
     console = Console()
@@ -111,7 +123,8 @@ def command(
         return
 
     with console.status(f"Ingesting {source.name} from {len(paths)} path(s)"):
-        report = ingest_batch(list(paths), source, catalog, options=options)
+        targets: str | list[str] = paths[0] if kafka else list(paths)
+        report = ingest_batch(targets, source, catalog, options=options)
     console.print(
         _counts_table(f"qos-ml ingest {source.name}", source, report.as_dict())
     )

@@ -6,7 +6,8 @@ typed bronze rows, one per input line; lines that cannot be parsed go to
 plus quarantine rows. Bronze rows become silver rows: deduplicated on their
 key, enriched (user agent, edge location) and anonymised (network prefixes,
 keyed hashes). :func:`ingest_batch` runs this once over files;
-:func:`start_ingest_stream` runs it on a landing folder, exactly once.
+:func:`start_ingest_stream` runs it on a landing folder or a Kafka topic
+(``kafka://<servers>/<topics>``, see :func:`read_kafka`), exactly once.
 
 Built-in sources: ``cloudfront_standard``, ``cloudfront_realtime``,
 ``player_events`` and ``akamai_ds2``; others register through the entry point
@@ -26,6 +27,7 @@ from qos_ml.ingest._jobs import (
     ingest_parsed,
     start_ingest_stream,
 )
+from qos_ml.ingest._kafka import KafkaLocation, kafka_package, read_kafka
 from qos_ml.ingest._lines import read_files, split_lines
 from qos_ml.ingest._player import PlayerEventsSource
 from qos_ml.ingest._privacy import ip_prefix, keyed_hash
@@ -52,6 +54,7 @@ __all__ = [
     "CloudFrontRealtimeSource",
     "CloudFrontStandardSource",
     "IngestReport",
+    "KafkaLocation",
     "PlayerEventsSource",
     "Source",
     "SourceRegistry",
@@ -66,9 +69,11 @@ __all__ = [
     "ingest_batch",
     "ingest_parsed",
     "ip_prefix",
+    "kafka_package",
     "keyed_hash",
     "parse_delimited",
     "read_files",
+    "read_kafka",
     "register_source",
     "sources",
     "split_lines",

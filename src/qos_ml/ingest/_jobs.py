@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from qos_ml._catalog import TableCatalog
 from qos_ml.ingest._enrich import airports_frame
+from qos_ml.ingest._kafka import is_kafka, read_kafka
 from qos_ml.ingest._lines import read_files
 from qos_ml.ingest._registry import Source, sources
 from qos_ml.ingest._silver import finish_cdn_requests, finish_player_events
@@ -222,13 +223,15 @@ def ingest_batch(
     Parameters
     ----------
     paths : str or sequence of str
-        Files, folders or globs (gzip read by extension).
+        Files, folders or globs (gzip read by extension), or a Kafka location
+        ``kafka://<bootstrap servers>/<topics>`` (what the topics hold now).
     source : str or Source
         A registered source name (see ``sources.names()``) or an instance.
     catalog : TableCatalog, optional
         Default: ``TableCatalog()`` of the default configuration.
     options : mapping, optional
-        Extra reader options (``pathGlobFilter``, ``recursiveFileLookup``).
+        Extra reader options (``pathGlobFilter``, ``recursiveFileLookup``; for
+        Kafka ``startingOffsets``, ``endingOffsets``, ``kafka.*``).
 
     Returns
     -------
@@ -241,8 +244,12 @@ def ingest_batch(
     """
     src = _source(source)
     catalog = catalog or TableCatalog()
-    reader_options = {**src.reader_options(), **(options or {})}
-    files = read_files(catalog.spark, paths, options=reader_options)
+    if is_kafka(paths):
+        assert isinstance(paths, str)
+        files = read_kafka(catalog.spark, paths, options=options)
+    else:
+        reader_options = {**src.reader_options(), **(options or {})}
+        files = read_files(catalog.spark, paths, options=reader_options)
     return ingest_parsed(src.parse(files), src, catalog)
 
 
@@ -261,7 +268,9 @@ def start_ingest_stream(
     Parameters
     ----------
     landing : str
-        Folder the source's files arrive in.
+        Folder the source's files arrive in, or a Kafka location
+        ``kafka://<bootstrap servers>/<topics>`` whose record values are read
+        as the source's lines (see :func:`~qos_ml.ingest.read_kafka`).
     source : str or Source
     catalog : TableCatalog, optional
     trigger : mapping, optional
@@ -271,7 +280,8 @@ def start_ingest_stream(
         Names the query and its checkpoint; default ``ingest_<source>``.
         Restarting with the same name resumes exactly where it stopped.
     options : mapping, optional
-        File source options, e.g. ``{"maxFilesPerTrigger": "1"}``.
+        File source options, e.g. ``{"maxFilesPerTrigger": "1"}``, or Kafka
+        source options (``maxOffsetsPerTrigger``, ``kafka.*``).
     on_report : callable, optional
         Called with the :class:`IngestReport` of every micro-batch (in the
         driver, after the batch is written), e.g. to add up the counts.
@@ -283,8 +293,13 @@ def start_ingest_stream(
     src = _source(source)
     catalog = catalog or TableCatalog()
     name = query_name or f"ingest_{src.name}"
-    reader_options = {**src.reader_options(), **(options or {})}
-    files = read_files(catalog.spark, landing, streaming=True, options=reader_options)
+    if is_kafka(landing):
+        files = read_kafka(catalog.spark, landing, streaming=True, options=options)
+    else:
+        reader_options = {**src.reader_options(), **(options or {})}
+        files = read_files(
+            catalog.spark, landing, streaming=True, options=reader_options
+        )
     parsed = src.parse(files)
 
     def process(batch: DataFrame, batch_id: int) -> None:

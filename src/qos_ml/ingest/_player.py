@@ -72,10 +72,9 @@ class PlayerEventsSource(Source):
     def parse_lines(self, lines: DataFrame) -> DataFrame:
         """Parse ``source_file``, ``line_number``, ``kind``, ``line`` rows.
 
-        Kafka values can go through here (one value per ``line``).
+        Lines that come from elsewhere than files can go through here (the
+        jobs read Kafka records as files, see :func:`read_kafka`).
         """
-        # TODO(#4): no Kafka reader is wired into the jobs yet; a caller maps
-        # topic/partition/offset to source_file/line_number and calls this.
         fields = F.from_json(F.col("line"), "map<string,string>")
         valid_json = F.try_parse_json(F.col("line")).isNotNull() & fields.isNotNull()
         df = lines.withColumn("_m", F.when(valid_json, fields))
