@@ -136,19 +136,14 @@ def test_model_unavailable_rule_counts_unscored_rows(spark) -> None:
     assert not any(r.fired for r in measure(ModelUnavailable(), plain).collect())
 
 
-def test_live_job_starts_where_the_batch_history_ended(spark, tmp_path) -> None:
+def test_live_job_starts_where_the_batch_history_ended(
+    spark, qos_config, tmp_path
+) -> None:
     """History built in batch is neither scored, alerted on nor put in gold again."""
-    from qos_ml import QosConfig, TableCatalog
+    from qos_ml import TableCatalog
     from qos_ml.qoe import build_gold
 
-    config = QosConfig.load(
-        use_file=False,
-        use_env=False,
-        lakehouse_root=tmp_path,
-        secret="test-secret-0123456789abcdef",
-        shuffle_partitions=2,
-    )
-    catalog = TableCatalog(config, spark)
+    catalog = TableCatalog(qos_config.replace(lakehouse_root=tmp_path), spark)
     history = _player_events(spark, catalog).withColumn(
         "event_type", F.lit("PLAY")
     )  # no errors in the history
@@ -172,14 +167,18 @@ def test_live_job_starts_where_the_batch_history_ended(spark, tmp_path) -> None:
         )
 
     catalog.write(feature_rows("old", T0, 7), key)
-    job = LiveJob(
-        catalog,
-        models={"buffering": ["models:/serving_test_nowhere@champion"]},
-        rules=[ErrorEventShare(min_support=10)],
-        gold=True,
-        features=False,
-        prefix="livestart",
-    )
+
+    def live_job() -> LiveJob:
+        return LiveJob(
+            catalog,
+            models={"buffering": ["models:/serving_test_nowhere@champion"]},
+            rules=[ErrorEventShare(min_support=10)],
+            gold=True,
+            features=False,
+            prefix="livestart",
+        )
+
+    job = live_job()
     # Nothing new yet: every stream starts at "latest" and finds nothing.
     idle = job.run_once()
     assert idle.score_rows == 0
@@ -212,13 +211,6 @@ def test_live_job_starts_where_the_batch_history_ended(spark, tmp_path) -> None:
     assert views.where(~F.col("session_id").startswith("new_")).count() == 5
     assert views.groupBy("view_id").count().where("count > 1").count() == 0
     # A second job object resumes with the same starting points.
-    again = LiveJob(
-        catalog,
-        models={"buffering": ["models:/serving_test_nowhere@champion"]},
-        rules=[ErrorEventShare(min_support=10)],
-        gold=True,
-        features=False,
-        prefix="livestart",
-    )
+    again = live_job()
     assert again.start_versions == job.start_versions
     assert again.run_once().score_rows == 0
