@@ -388,6 +388,10 @@ def _dashboard(catalog: TableCatalog, root: Path, console: Console) -> Path:
     return out
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _privacy(catalog: TableCatalog, console: Console) -> None:
     """No table past bronze and quarantine may hold an IP or a raw user id."""
     from qos_ml import scan_tables
@@ -438,7 +442,7 @@ def _where(
     console.print(
         f"views {gold.get('gold.views', 0):,}; alerts {alerts['alerts']} from "
         f"history, {alerts['live']['alerts']} from the live replay; "
-        f"buffering PR-AUC {models['buffering']['pr_auc']}; "
-        f"failure PR-AUC {models['failure']['pr_auc']}",
+        f"buffering PR-AUC {_fmt(models['buffering']['pr_auc'])}; "
+        f"failure PR-AUC {_fmt(models['failure']['pr_auc'])}",
         highlight=False,
     )
