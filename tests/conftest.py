@@ -24,6 +24,23 @@ def shared_data(relative: str) -> Path:
     return path
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the figures tests recorded with ``record_property("figure", ...)``.
+
+    User properties travel with the test reports, so this works under xdist too.
+    """
+    figures = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for key, value in getattr(report, "user_properties", ())
+        if key == "figure"
+    ]
+    if figures:
+        terminalreporter.section("qos_ml figures")
+        for line in figures:
+            terminalreporter.write_line(str(line))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):

@@ -31,9 +31,13 @@ _KIND_WORDS = {
     "double": "a number",
     "date": "a date YYYY-MM-DD",
     "time": "a time HH:MM:SS",
-    "epoch": "seconds since 1970",
+    "epoch": "seconds since 1970 (years 1-9999)",
 }
 _SQL_TYPES = {"int": "int", "long": "bigint", "double": "double"}
+#: Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range
+#: a Spark timestamp holds.
+EPOCH_MIN_S = -62_135_596_800
+EPOCH_MAX_S = 253_402_300_799
 
 
 def _url_decode(value: Column) -> Column:
@@ -67,7 +71,11 @@ def typed_value(raw: Column, kind: str) -> Column:
     if kind == "time":
         return F.when(raw.rlike(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$"), raw)
     if kind == "epoch":
-        return F.timestamp_seconds(raw.try_cast("decimal(20,6)"))
+        seconds = raw.try_cast("decimal(20,6)")
+        # Outside years 1-9999 a timestamp overflows (an error, not a null).
+        return F.when(
+            seconds.between(EPOCH_MIN_S, EPOCH_MAX_S), F.timestamp_seconds(seconds)
+        )
     if kind == "list":
         return F.split(F.trim(decode_once(raw)), r"\s*,\s*", -1)
     return raw

@@ -15,6 +15,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from qos_ml._formats import PLAYER_EVENT_COMMON, PLAYER_EVENT_TYPES
+from qos_ml.ingest._delimited import EPOCH_MAX_S, EPOCH_MIN_S
 from qos_ml.ingest._lines import split_lines
 from qos_ml.ingest._registry import Source, register_source
 
@@ -104,6 +105,20 @@ class PlayerEventsSource(Source):
             ),
             *errors,
         ]
+        # Milliseconds outside years 1-9999 overflow a timestamp: the line is
+        # quarantined with its value instead of failing the job.
+        millis = typed["TimeStamp"]
+        in_range = millis.between(EPOCH_MIN_S * 1000, EPOCH_MAX_S * 1000 + 999)
+        errors.append(
+            F.when(
+                millis.isNotNull() & ~in_range,
+                F.concat(
+                    F.lit("field TimeStamp has value '"),
+                    F.substring(F.col("_m").getItem("TimeStamp"), 1, 80),
+                    F.lit("'; expected epoch milliseconds within years 1-9999"),
+                ),
+            )
+        )
         event_type = typed["MetricType"]
         errors.append(
             F.when(
@@ -129,7 +144,9 @@ class PlayerEventsSource(Source):
             "kind",
             F.col("line").alias("raw"),
             event_type.alias("event_type"),
-            F.timestamp_millis(typed["TimeStamp"].cast("long")).alias("event_time"),
+            F.when(in_range, F.timestamp_millis(millis.cast("long"))).alias(
+                "event_time"
+            ),
             *(
                 typed[n].alias(n)
                 for n in PLAYER_FIELD_KINDS
