@@ -264,6 +264,35 @@ def test_player_events_typed_with_case_kept(spark, write_file):
     assert len(rows) == 8  # the final line break starts no line
 
 
+def test_timestamps_beyond_year_9999_are_quarantined_not_fatal(spark, write_file):
+    # Both overflowed Spark's timestamp and failed the whole job (found by
+    # tests/ingest/test_ingest_fuzz.py).
+    events = write_file(
+        "far/part-0.jsonl",
+        "\n".join([_event(TimeStamp=10**18), _event(TimeStamp=1e300), _event()]) + "\n",
+    )
+    rows = _parse(spark, "player_events", events).collect()
+    assert rows[0]["_reason"] == (
+        "field TimeStamp has value '1000000000000000000'; expected epoch "
+        "milliseconds within years 1-9999"
+    )
+    assert rows[1]["_reason"].startswith("field TimeStamp has value '1.0E300'")
+    assert rows[0]["event_time"] is None
+    assert rows[2]["_reason"] is None
+
+    from qos_ml.ingest import CloudFrontRealtimeSource
+
+    fields = ("timestamp", "c-ip", "sc-status")
+    realtime = write_file(
+        "far/part-0.log", "99999999999999\t203.0.113.9\t200\n1714564800.5\t-\t200\n"
+    )
+    rt = _parse(spark, CloudFrontRealtimeSource(fields), realtime).collect()
+    assert rt[0]["_reason"].startswith(
+        "field timestamp has value '99999999999999'; expected seconds since 1970"
+    )
+    assert rt[1]["_reason"] is None
+
+
 def test_akamai_records_from_an_array_or_json_lines(spark, write_file):
     good = {
         "reqId": "r1",
